@@ -1,0 +1,111 @@
+//! The command line and environment of every step's binary (design §3).
+//!
+//! Flags and environment variables mean the same thing; the flag wins when both are given.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+/// Tracing Talk: a chat app for learning to trace asynchronous applications.
+///
+/// With no service named, all three services run in this process on an embedded Kafka.
+#[derive(Debug, Clone, Parser)]
+#[command(version)]
+pub struct Config {
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+
+    /// Where chat-api listens.
+    #[arg(long, env = "CHAT_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Kafka bootstrap servers, e.g. `localhost:9092`. Unset: the embedded cluster.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+
+    /// Redis URL, e.g. `redis://127.0.0.1:6379`. Unset: messages are kept in memory.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// A Giphy API key. Unset: a local stand-in serves bundled images.
+    #[arg(long, env = "GIPHY_API_KEY", hide_env_values = true)]
+    pub giphy_api_key: Option<String>,
+
+    /// Where the Giphy API is (default: the real one with a key, the stand-in without).
+    #[arg(long, env = "GIPHY_BASE_URL")]
+    pub giphy_base_url: Option<String>,
+
+    /// The Jaeger UI, where the chat page's trace links point.
+    #[arg(long, env = "JAEGER_UI_URL", default_value = "http://localhost:16686")]
+    pub jaeger_ui_url: String,
+}
+
+/// Which part of the app this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Mode {
+    /// Only chat-api: the HTTP API and the chat page.
+    ChatApi,
+    /// Only storage-service: consumes `message` and stores it.
+    StorageService,
+    /// Only giphy-service: answers `/giphy <topic>` messages.
+    GiphyService,
+    /// Only the embedded Kafka, for single-service processes to share (no Docker needed).
+    Broker,
+}
+
+/// One of the app's three services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceName {
+    ChatApi,
+    StorageService,
+    GiphyService,
+}
+
+impl ServiceName {
+    /// The name used for the consumer group, the Kafka client id and, from step 02 on,
+    /// `service.name`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::ChatApi => "chat-api",
+            ServiceName::StorageService => "storage-service",
+            ServiceName::GiphyService => "giphy-service",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Config {
+    /// A configuration that depends on nothing outside this process: embedded Kafka, memory
+    /// store, Giphy stand-in, chat-api on a free port. The checks start from this.
+    pub fn embedded() -> Config {
+        Config {
+            mode: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kafka_brokers: None,
+            redis_url: None,
+            giphy_api_key: None,
+            giphy_base_url: None,
+            jaeger_ui_url: "http://localhost:16686".into(),
+        }
+    }
+
+    /// The services this process runs.
+    pub fn services(&self) -> Vec<ServiceName> {
+        match self.mode {
+            None => vec![
+                ServiceName::ChatApi,
+                ServiceName::StorageService,
+                ServiceName::GiphyService,
+            ],
+            Some(Mode::ChatApi) => vec![ServiceName::ChatApi],
+            Some(Mode::StorageService) => vec![ServiceName::StorageService],
+            Some(Mode::GiphyService) => vec![ServiceName::GiphyService],
+            Some(Mode::Broker) => vec![],
+        }
+    }
+}

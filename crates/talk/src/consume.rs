@@ -1,0 +1,134 @@
+//! The consumer loop that storage-service and giphy-service share.
+//!
+//! Each service writes a [`Handler`]: what to do with one chat message. This loop does the rest,
+//! the same way in every step:
+//!
+//! - it stops between records when shutdown is asked for, so in-flight work always finishes;
+//! - it skips (and logs) a record that is not a chat message, so a bad record never stalls its
+//!   partition;
+//! - it retries a [`Failure::Retry`] (Redis down, say) until it works or shutdown comes;
+//! - it stores a record's offset only when the record is done with (at-least-once): a record
+//!   that was interrupted is delivered again after a restart.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rdkafka::Message as _;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use tokio_util::sync::CancellationToken;
+
+use crate::kafka::{Group, position};
+use crate::message::Message;
+
+/// The first pause before a failed record is tried again. It doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
+/// The longest pause between two tries of the same record.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What a service does with each chat message it consumes.
+pub trait Handler: Send + Sync {
+    /// Handles one message. `record` is the Kafka record it came from: its headers, partition
+    /// and offset matter from step 04 on.
+    fn handle(
+        &self,
+        message: Message,
+        record: &BorrowedMessage<'_>,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+}
+
+/// Why a message could not be handled, and so what the loop should do next.
+#[derive(Debug)]
+pub enum Failure {
+    /// Something the service depends on is down: try the same record again later.
+    Retry(anyhow::Error),
+    /// This record can never succeed: log it and move on.
+    Skip(anyhow::Error),
+}
+
+/// Consumes until `shutdown`, handing each chat message to `handler`.
+pub async fn run(
+    service: &str,
+    consumer: StreamConsumer<Group>,
+    handler: impl Handler,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let record = tokio::select! {
+            // Shutdown wins over a record that is ready at the same moment.
+            biased;
+            _ = shutdown.cancelled() => break,
+            record = consumer.recv() => record,
+        };
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                // librdkafka reconnects by itself; this is only worth a line in the log.
+                tracing::warn!("{service}: Kafka: {error}");
+                continue;
+            }
+        };
+        if !handle_record(service, &record, &handler, &shutdown).await {
+            break; // interrupted by shutdown: not done, so not stored; it comes back later
+        }
+        if let Err(error) = consumer.store_offset_from_message(&record) {
+            tracing::warn!("{service}: storing the offset of {}: {error}", position(&record));
+        }
+    }
+    // Commit what is done before leaving the group, so a restart does not repeat it.
+    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::debug!("{service}: final commit: {error}");
+    }
+}
+
+/// Handles one record. Returns `false` only when shutdown interrupted it.
+async fn handle_record(
+    service: &str,
+    record: &BorrowedMessage<'_>,
+    handler: &impl Handler,
+    shutdown: &CancellationToken,
+) -> bool {
+    let message = match Message::from_payload(record.payload().unwrap_or_default()) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(
+                "{service}: skipping {}: not a chat message ({error})",
+                position(record)
+            );
+            return true;
+        }
+    };
+    let mut backoff = FIRST_BACKOFF;
+    let mut tries = 0;
+    loop {
+        match handler.handle(message.clone(), record).await {
+            Ok(()) => {
+                if tries > 0 {
+                    tracing::info!("{service}: {} done after {tries} retries", position(record));
+                }
+                return true;
+            }
+            Err(Failure::Skip(error)) => {
+                tracing::warn!("{service}: skipping {}: {error:#}", position(record));
+                return true;
+            }
+            Err(Failure::Retry(error)) => {
+                // Say it once, then again only when the pause has grown to its maximum, so a
+                // long outage does not flood the terminal.
+                if tries == 0 || backoff == MAX_BACKOFF {
+                    tracing::warn!(
+                        "{service}: {} failed, retrying until it works: {error:#}",
+                        position(record)
+                    );
+                }
+                tries += 1;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,209 @@
+//! Kafka clients, configured once for every step: where the brokers are, how producers and
+//! consumers are set up, and how a message becomes a record.
+//!
+//! Every setting here has a reason, given beside it. The settings that make the embedded
+//! cluster fast (design §6) are marked as such.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+use rdkafka::ClientContext;
+use tokio_util::sync::CancellationToken;
+
+use crate::message::Message;
+use crate::ready::Joined;
+
+/// The topic every service uses, as in the book.
+pub const TOPIC: &str = "message";
+
+/// Partitions of [`TOPIC`]. The record key is the room, so each room's messages stay in order on
+/// one partition while different rooms spread over three.
+pub const PARTITIONS: i32 = 3;
+
+/// How long Kafka may take to acknowledge a record before the send fails. chat-api then answers
+/// `503`, so a POST never hangs for longer than this when Kafka is gone.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a producer flush may take at shutdown.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Where the brokers are, and whether they are the embedded mock cluster.
+#[derive(Clone, Debug)]
+pub struct Kafka {
+    pub brokers: String,
+    pub embedded: bool,
+}
+
+/// What a successful send returns: where the record landed.
+pub use rdkafka::producer::future_producer::Delivery;
+
+impl Kafka {
+    /// A producer for one service. `FutureProducer` is cheap to clone and thread-safe: one per
+    /// service is enough.
+    pub fn producer(&self, client_id: &str) -> anyhow::Result<FutureProducer> {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", client_id)
+            // Nothing is lost: every in-sync replica has the record before it counts as sent,
+            // and retries cannot duplicate or reorder it.
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            // A chat message should leave at once rather than wait to fill a batch.
+            .set("linger.ms", "0")
+            .create()
+            .context("creating a Kafka producer")
+    }
+
+    /// A consumer in `group`, subscribed to [`TOPIC`]. It reports to `joined` once the group has
+    /// given it partitions.
+    pub fn consumer(&self, group: &str, joined: Joined) -> anyhow::Result<StreamConsumer<Group>> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("client.id", group)
+            // As in the book: a new group starts from the beginning of the topic, so nothing
+            // published before it joined is missed.
+            .set("auto.offset.reset", "earliest")
+            // At-least-once: the consume loop stores a record's offset only after the work is
+            // done, and librdkafka commits stored offsets in the background and on close.
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", "true")
+            // KIP-848's consumer group protocol. The classic protocol makes the mock cluster
+            // wait 3 s before the first assignment; this one takes about 0.1 s (design §6).
+            .set("group.protocol", "consumer");
+        if self.embedded {
+            // The mock broker holds every fetch for the full wait, so this bounds latency:
+            // 500 ms (the default) gives a p50 of 250 ms, 10 ms gives 5 ms (design §6).
+            config.set("fetch.wait.max.ms", "10");
+        }
+        let consumer: StreamConsumer<Group> = config
+            .create_with_context(Group { joined })
+            .context("creating a Kafka consumer")?;
+        consumer
+            .subscribe(&[TOPIC])
+            .context("subscribing to the topic")?;
+        Ok(consumer)
+    }
+
+    /// Waits until the brokers answer, then creates [`TOPIC`] if it is missing. Used for an
+    /// external Kafka; the embedded cluster creates its topic itself.
+    ///
+    /// Kafka being down at start-up is common (compose still starting, a typo in
+    /// `KAFKA_BROKERS`), so this says so once and keeps trying until `shutdown`.
+    pub async fn wait_until_reachable(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let mut warned = false;
+        loop {
+            match self.ensure_topic().await {
+                Ok(()) => {
+                    if warned {
+                        tracing::info!("Kafka at {} is reachable now", self.brokers);
+                    }
+                    return Ok(());
+                }
+                Err(error) if !warned => {
+                    tracing::warn!(
+                        "cannot reach Kafka at {}: {error:#}. Is it running? \
+                         (`docker compose up -d`, or set KAFKA_BROKERS). Retrying every 2 s…",
+                        self.brokers
+                    );
+                    warned = true;
+                }
+                Err(_) => {}
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => anyhow::bail!("stopped while waiting for Kafka"),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    }
+
+    async fn ensure_topic(&self) -> anyhow::Result<()> {
+        let brokers = self.brokers.clone();
+        // Metadata calls block, so they run off the async threads.
+        let exists = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+            let probe: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .create()?;
+            let metadata = probe.fetch_metadata(None, Duration::from_secs(3))?;
+            Ok(metadata.topics().iter().any(|t| t.name() == TOPIC))
+        })
+        .await??;
+        if exists {
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()?;
+        let topic = NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(1));
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+        for result in admin.create_topics([&topic], &options).await? {
+            match result {
+                Ok(_) => tracing::info!("created topic {TOPIC:?} with {PARTITIONS} partitions"),
+                // Another service got there first: fine.
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => anyhow::bail!("creating topic {name:?}: {code}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Publishes `message` to [`TOPIC`], keyed by its room, with `headers`, and waits until Kafka
+/// has it (or [`DELIVERY_TIMEOUT`] passes).
+///
+/// The headers are empty until step 04, where they carry the trace context to the consumers.
+pub async fn publish(
+    producer: &FutureProducer,
+    message: &Message,
+    headers: OwnedHeaders,
+) -> anyhow::Result<Delivery> {
+    let payload = message.to_payload();
+    let record = FutureRecord::to(TOPIC)
+        .key(&message.room)
+        .payload(&payload)
+        .headers(headers);
+    producer
+        .send(record, Timeout::After(DELIVERY_TIMEOUT))
+        .await
+        .map_err(|(error, _record)| anyhow::anyhow!("Kafka did not take the record: {error}"))
+}
+
+/// Waits for a producer's queued records, at most [`FLUSH_TIMEOUT`].
+pub async fn flush(producer: &FutureProducer, service: &str) {
+    let producer = producer.clone();
+    let result =
+        tokio::task::spawn_blocking(move || producer.flush(Timeout::After(FLUSH_TIMEOUT))).await;
+    if let Ok(Err(error)) = result {
+        tracing::warn!("{service}: could not flush Kafka producer: {error}");
+    }
+}
+
+/// The consumers' client context: it tells [`Joined`] when the group has assigned partitions.
+pub struct Group {
+    joined: Joined,
+}
+
+impl ClientContext for Group {}
+
+impl ConsumerContext for Group {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(_) = rebalance {
+            self.joined.joined();
+        }
+    }
+}
+
+/// Where a record came from, for log lines: `message/1@42`.
+pub fn position(record: &impl rdkafka::Message) -> String {
+    format!("{}/{}@{}", record.topic(), record.partition(), record.offset())
+}

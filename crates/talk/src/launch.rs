@@ -1,0 +1,357 @@
+//! The launcher: starts a step's services in one process, or one service per process.
+//!
+//! A step's binary is only this:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     talk::launch::main(tracing_talk::Step)
+//! }
+//! ```
+//!
+//! where `Step` implements [`Services`] with that step's chat-api, storage-service and
+//! giphy-service. The launcher finds Kafka (embedded or external), the store and Giphy, hands
+//! each service what it needs, and shuts everything down in order on Ctrl-C or SIGTERM.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use rdkafka::producer::FutureProducer;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Mode, ServiceName};
+use crate::consume::{self, Handler};
+use crate::embedded::{self, EmbeddedKafka};
+use crate::giphy;
+use crate::http::{MAX_BODY_BYTES, static_routes};
+use crate::kafka::{self, Kafka};
+use crate::ready::{Joined, Readiness};
+use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
+use crate::store::Store;
+
+/// A step's three services. Each method runs one service until its `shutdown` token is
+/// cancelled, then returns.
+pub trait Services: Clone + Send + Sync + 'static {
+    fn chat_api(&self, service: ChatApi) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn storage_service(
+        &self,
+        service: ConsumerService,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn giphy_service(
+        &self,
+        service: ConsumerService,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// What chat-api gets from the launcher.
+pub struct ChatApi {
+    /// chat-api's own Kafka producer.
+    pub producer: FutureProducer,
+    /// The message store, for `GET /message`.
+    pub store: Store,
+    /// Cancelled when the process should stop.
+    pub shutdown: CancellationToken,
+    listener: TcpListener,
+    readiness: Readiness,
+    jaeger_ui_url: String,
+}
+
+impl ChatApi {
+    /// Serves `routes` (the step's `/message` routes) together with the chat page, its images
+    /// and `/healthz`, until shutdown. In-flight requests finish first.
+    pub async fn serve(self, routes: Router) -> anyhow::Result<()> {
+        let app = routes
+            .merge(static_routes(self.readiness, &self.jaeger_ui_url))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(self.shutdown.cancelled_owned())
+            .await
+            .context("serving HTTP")
+    }
+}
+
+/// What storage-service and giphy-service get from the launcher. Both get the same toolbox;
+/// each uses what it needs.
+pub struct ConsumerService {
+    /// The service's name, which is also its consumer group.
+    pub name: &'static str,
+    /// The service's own Kafka producer (giphy-service re-publishes with it).
+    pub producer: FutureProducer,
+    /// The message store (storage-service writes to it).
+    pub store: Store,
+    /// The Giphy client (giphy-service asks it).
+    pub giphy: giphy::Client,
+    /// Cancelled when the process should stop.
+    pub shutdown: CancellationToken,
+    kafka: Kafka,
+    joined: Joined,
+}
+
+impl ConsumerService {
+    /// Joins the service's consumer group on the `message` topic and hands every chat message to
+    /// `handler` until shutdown. See [`consume`] for what happens to bad records and failures.
+    pub async fn consume(self, handler: impl Handler) -> anyhow::Result<()> {
+        let consumer = self.kafka.consumer(self.name, self.joined)?;
+        consume::run(self.name, consumer, handler, self.shutdown).await;
+        Ok(())
+    }
+}
+
+/// A running app: its services, and what they share.
+pub struct App {
+    /// Where chat-api listens, if it runs in this process.
+    pub addr: Option<SocketAddr>,
+    /// Tells when every consumer in this process has joined its group.
+    pub readiness: Readiness,
+    /// Cancel it to stop the app.
+    pub shutdown: CancellationToken,
+    /// Where Kafka is.
+    pub kafka: Kafka,
+    services: JoinSet<(ServiceName, anyhow::Result<()>)>,
+    producers: Vec<(ServiceName, FutureProducer)>,
+    /// Kept so the embedded cluster lives exactly as long as the app.
+    _embedded: Option<EmbeddedKafka>,
+}
+
+/// Starts the services that `config` names, with `services`' code.
+pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<App> {
+    let names = config.services();
+    let shutdown = CancellationToken::new();
+    let (kafka, embedded) = find_kafka(config, &shutdown).await?;
+    let store = match &config.redis_url {
+        Some(url) => Store::redis(url).context("REDIS_URL is not a Redis URL")?,
+        None => Store::memory(),
+    };
+    if store.is_memory() && names.len() == 1 {
+        tracing::warn!(
+            "REDIS_URL is not set, so messages are kept in this process's memory only: \
+             chat-api and storage-service in separate processes cannot share them. \
+             Set REDIS_URL=redis://127.0.0.1:6379 (docker compose up -d redis)."
+        );
+    }
+    let giphy = giphy_client(config, names.contains(&ServiceName::GiphyService)).await?;
+    let readiness = Readiness::default();
+
+    let mut app = App {
+        addr: None,
+        readiness: readiness.clone(),
+        shutdown: shutdown.clone(),
+        kafka: kafka.clone(),
+        services: JoinSet::new(),
+        producers: Vec::new(),
+        _embedded: embedded,
+    };
+    for name in names {
+        let producer = kafka.producer(name.as_str())?;
+        app.producers.push((name, producer.clone()));
+        let services = services.clone();
+        match name {
+            ServiceName::ChatApi => {
+                let listener = TcpListener::bind(config.addr).await.with_context(|| {
+                    format!(
+                        "chat-api cannot listen on {}: is another copy running? \
+                         Choose another address with --addr or CHAT_API_ADDR",
+                        config.addr
+                    )
+                })?;
+                app.addr = Some(listener.local_addr()?);
+                let service = ChatApi {
+                    producer,
+                    store: store.clone(),
+                    shutdown: shutdown.clone(),
+                    listener,
+                    readiness: readiness.clone(),
+                    jaeger_ui_url: config.jaeger_ui_url.clone(),
+                };
+                app.services
+                    .spawn(async move { (name, services.chat_api(service).await) });
+            }
+            ServiceName::StorageService | ServiceName::GiphyService => {
+                let service = ConsumerService {
+                    name: name.as_str(),
+                    producer,
+                    store: store.clone(),
+                    giphy: giphy.clone(),
+                    shutdown: shutdown.clone(),
+                    kafka: kafka.clone(),
+                    joined: readiness.expect_consumer(),
+                };
+                app.services.spawn(async move {
+                    let result = if name == ServiceName::StorageService {
+                        services.storage_service(service).await
+                    } else {
+                        services.giphy_service(service).await
+                    };
+                    (name, result)
+                });
+            }
+        }
+    }
+    Ok(app)
+}
+
+impl App {
+    /// Waits for every service to stop, then flushes the producers. If one service fails, the
+    /// others are stopped too, and the first error is returned.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.services.join_next().await {
+            let (name, result) = joined.context("a service panicked")?;
+            if let Err(error) = result {
+                tracing::error!("{name} stopped: {error:#}");
+                first_error.get_or_insert(error.context(format!("{name} failed")));
+                self.shutdown.cancel();
+            }
+        }
+        for (name, producer) in &self.producers {
+            kafka::flush(producer, name.as_str()).await;
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the app and waits until it has stopped.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// Where Kafka is: `KAFKA_BROKERS`, else (all-in-one) a new embedded cluster, else (one service
+/// per process) the cluster that `-- broker` announced.
+async fn find_kafka(
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Kafka, Option<EmbeddedKafka>)> {
+    if let Some(brokers) = &config.kafka_brokers {
+        let kafka = Kafka {
+            brokers: brokers.clone(),
+            embedded: false,
+        };
+        kafka.wait_until_reachable(shutdown).await?;
+        return Ok((kafka, None));
+    }
+    if config.mode.is_none() {
+        let embedded = EmbeddedKafka::start()?;
+        return Ok((embedded.kafka().clone(), Some(embedded)));
+    }
+    let Some(brokers) = embedded::read_broker_file() else {
+        anyhow::bail!(
+            "no Kafka to connect to. Either start the embedded one in another terminal with \
+             `cargo run -p <this step> -- broker`, or set KAFKA_BROKERS=localhost:9092 \
+             after `docker compose up -d`"
+        );
+    };
+    tracing::info!(
+        "using the embedded broker at {brokers} (from {})",
+        embedded::broker_file().display()
+    );
+    let kafka = Kafka {
+        brokers,
+        embedded: true,
+    };
+    kafka.wait_until_reachable(shutdown).await?;
+    Ok((kafka, None))
+}
+
+/// The Giphy client: the real API with a key, `GIPHY_BASE_URL` if given, else the stand-in
+/// (started only where giphy-service runs).
+async fn giphy_client(config: &Config, giphy_here: bool) -> anyhow::Result<giphy::Client> {
+    let key = config.giphy_api_key.clone().unwrap_or_default();
+    let base = match (&config.giphy_base_url, config.giphy_api_key.is_some()) {
+        (Some(base), _) => base.clone(),
+        (None, true) => giphy::GIPHY_API.to_owned(),
+        (None, false) if giphy_here => giphy::stand_in().await?,
+        (None, false) => giphy::GIPHY_API.to_owned(), // unused: giphy-service runs elsewhere
+    };
+    Ok(giphy::Client::new(&base, &key))
+}
+
+/// Runs a step's binary: parses the command line, starts the services (or the broker), and
+/// returns the exit code once they have stopped.
+pub fn main<S: Services>(services: S) -> ExitCode {
+    let config = <Config as clap::Parser>::parse();
+    crate::logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the Tokio runtime");
+    let result = runtime.block_on(async {
+        if config.mode == Some(Mode::Broker) {
+            return run_broker().await;
+        }
+        let app = start(services, &config).await?;
+        cancel_on_signal(app.shutdown.clone());
+        banner(&config, &app);
+        let shutdown = app.shutdown.clone();
+        let wait = app.wait();
+        tokio::pin!(wait);
+        tokio::select! {
+            result = &mut wait => result,
+            _ = shutdown.cancelled() => {
+                // Shutdown has begun: give the services a bounded time to finish.
+                tokio::time::timeout(SHUTDOWN_DEADLINE, wait).await.unwrap_or_else(|_| {
+                    anyhow::bail!("services did not stop within {SHUTDOWN_DEADLINE:?}")
+                })
+            }
+        }
+    });
+    // Don't wait for tasks that ignore shutdown (e.g. the Giphy stand-in's server).
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `-- broker`: hosts the embedded cluster until Ctrl-C, and tells the other processes where.
+async fn run_broker() -> anyhow::Result<()> {
+    let embedded = EmbeddedKafka::start()?;
+    let brokers = &embedded.kafka().brokers;
+    let file = embedded::broker_file();
+    std::fs::write(&file, brokers)
+        .with_context(|| format!("writing the broker address to {}", file.display()))?;
+    println!("Embedded Kafka (librdkafka's mock cluster) is listening on {brokers}");
+    println!("Its address is in {}, where", file.display());
+    println!("`-- chat-api`, `-- storage-service` and `-- giphy-service` find it.");
+    println!("Records live in this process's memory. Ctrl-C stops it.");
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    shutdown.cancelled().await;
+    // Only remove the file if it still names this broker (another may have started since).
+    if embedded::read_broker_file().as_deref() == Some(brokers.as_str()) {
+        let _ = std::fs::remove_file(&file);
+    }
+    Ok(())
+}
+
+fn banner(config: &Config, app: &App) {
+    let kafka = if app.kafka.embedded && config.mode.is_none() {
+        format!(
+            "embedded (librdkafka's mock cluster at {}; in memory, gone at exit)",
+            app.kafka.brokers
+        )
+    } else {
+        app.kafka.brokers.clone()
+    };
+    let services: Vec<&str> = config.services().iter().map(|s| s.as_str()).collect();
+    println!("Tracing Talk: {}", services.join(", "));
+    println!("  Kafka: {kafka}");
+    if let Some(addr) = app.addr {
+        println!("  Chat:  http://{addr}");
+    }
+    println!("  Ctrl-C stops it.");
+}

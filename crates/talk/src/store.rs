@@ -1,0 +1,239 @@
+//! Where storage-service keeps messages and chat-api reads them: Redis, or memory.
+//!
+//! With `REDIS_URL` set, messages use the book's layout, with milliseconds instead of seconds so
+//! that order holds: `SET message:{id} {json}` and `ZADD {room} {epoch_ms} {id}`. Without it, an
+//! in-memory map does the same job, which is enough when all services share one process.
+//!
+//! Saving is an upsert by `id` that never loses an image. giphy-service re-publishes a message
+//! with its `image` set, and Kafka may redeliver the original after that (at-least-once). So a
+//! message *without* an image is written only if the id is new (`SET … NX`), and a message *with*
+//! one always wins.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, ExistenceCheck, SetOptions};
+use tokio::sync::OnceCell;
+
+use crate::message::Message;
+
+/// How long a Redis connection attempt may take before the call fails with `Unavailable`.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long one Redis command may take. chat-api answers `503` after this when Redis hangs.
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a store call failed. All failures are "the store is not there right now": callers answer
+/// `503` (chat-api) or retry later (storage-service).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[from] redis::RedisError),
+    #[error("message {id} has a date that is not RFC 3339: {date:?}")]
+    BadDate { id: String, date: String },
+}
+
+/// A handle to the message store. Cloning it is cheap and every clone sees the same messages.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<Mutex<Memory>>),
+    Redis(Arc<Redis>),
+}
+
+impl Store {
+    /// A store that lives in this process only.
+    pub fn memory() -> Store {
+        Store {
+            backend: Backend::Memory(Arc::default()),
+        }
+    }
+
+    /// A Redis store. It connects on first use and reconnects after failures, so a Redis that is
+    /// down at start-up, or goes away later, makes calls fail but never stops the app.
+    pub fn redis(url: &str) -> anyhow::Result<Store> {
+        let client = redis::Client::open(url)?;
+        Ok(Store {
+            backend: Backend::Redis(Arc::new(Redis {
+                client,
+                connection: OnceCell::new(),
+            })),
+        })
+    }
+
+    /// Where messages are kept, for start-up banners.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Memory(_) => "in memory (this process only)".to_owned(),
+            Backend::Redis(redis) => format!("Redis at {}", redis.client.get_connection_info().addr()),
+        }
+    }
+
+    /// Is this the in-memory store?
+    pub fn is_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
+    /// Saves a message (an upsert by id that never clears an image, see the module docs).
+    pub async fn save(&self, message: &Message) -> Result<(), StoreError> {
+        let score = message.epoch_ms().map_err(|_| StoreError::BadDate {
+            id: message.id.clone(),
+            date: message.date.clone(),
+        })?;
+        match &self.backend {
+            Backend::Memory(memory) => {
+                memory.lock().unwrap().save(message, score);
+                Ok(())
+            }
+            Backend::Redis(redis) => redis.save(message, score).await,
+        }
+    }
+
+    /// The last `limit` messages of a room, oldest first.
+    pub async fn list(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
+        match &self.backend {
+            Backend::Memory(memory) => Ok(memory.lock().unwrap().list(room, limit)),
+            Backend::Redis(redis) => redis.list(room, limit).await,
+        }
+    }
+}
+
+/// The in-memory store: messages by id, and each room's ids ordered like Redis orders a sorted
+/// set (by score, then by id).
+#[derive(Default)]
+struct Memory {
+    messages: HashMap<String, Message>,
+    rooms: HashMap<String, Vec<(i64, String)>>,
+}
+
+impl Memory {
+    fn save(&mut self, message: &Message, score: i64) {
+        let keep_existing = message.image.is_none() && self.messages.contains_key(&message.id);
+        if !keep_existing {
+            self.messages.insert(message.id.clone(), message.clone());
+        }
+        let room = self.rooms.entry(message.room.clone()).or_default();
+        let entry = (score, message.id.clone());
+        if let Err(at) = room.binary_search(&entry) {
+            room.insert(at, entry);
+        }
+    }
+
+    fn list(&self, room: &str, limit: usize) -> Vec<Message> {
+        let Some(ids) = self.rooms.get(room) else {
+            return Vec::new();
+        };
+        let start = ids.len().saturating_sub(limit);
+        ids[start..]
+            .iter()
+            .filter_map(|(_, id)| self.messages.get(id).cloned())
+            .collect()
+    }
+}
+
+struct Redis {
+    client: redis::Client,
+    /// Made on first use rather than at start-up, so that a Redis that is down when the app
+    /// starts only fails calls. `ConnectionManager` reconnects by itself after that.
+    connection: OnceCell<ConnectionManager>,
+}
+
+impl Redis {
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+            .set_number_of_retries(1);
+        let connection = self
+            .connection
+            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
+            .await?;
+        Ok(connection.clone())
+    }
+
+    async fn save(&self, message: &Message, score: i64) -> Result<(), StoreError> {
+        let mut redis = self.connection().await?;
+        let key = format!("message:{}", message.id);
+        let json = String::from_utf8(message.to_payload()).expect("JSON is UTF-8");
+        let mut options = SetOptions::default();
+        if message.image.is_none() {
+            options = options.conditional_set(ExistenceCheck::NX);
+        }
+        let _: Option<String> = redis.set_options(&key, json, options).await?;
+        let _: i64 = redis.zadd(&message.room, &message.id, score).await?;
+        Ok(())
+    }
+
+    async fn list(&self, room: &str, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let mut redis = self.connection().await?;
+        let last = -(limit as isize);
+        let ids: Vec<String> = redis.zrange(room, last, -1).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| format!("message:{id}")).collect();
+        let values: Vec<Option<String>> = redis.mget(&keys).await?;
+        Ok(values
+            .into_iter()
+            .flatten()
+            .filter_map(|json| Message::from_payload(json.as_bytes()).ok())
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::NewMessage;
+
+    pub(crate) fn message(room: &str, text: &str) -> Message {
+        Message::accept(NewMessage {
+            author: "ann".into(),
+            room: room.into(),
+            message: text.into(),
+        })
+    }
+
+    #[tokio::test]
+    async fn memory_store_keeps_order_and_rooms_apart() {
+        let store = Store::memory();
+        let a = message("lobby", "one");
+        let b = message("lobby", "two");
+        let c = message("other", "three");
+        for m in [&a, &b, &c] {
+            store.save(m).await.unwrap();
+        }
+        assert_eq!(store.list("lobby", 100).await.unwrap(), vec![a, b.clone()]);
+        assert_eq!(store.list("lobby", 1).await.unwrap(), vec![b]);
+        assert_eq!(store.list("other", 100).await.unwrap(), vec![c]);
+        assert!(store.list("empty", 100).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn memory_store_never_clears_an_image() {
+        let store = Store::memory();
+        let original = message("lobby", "/giphy cats");
+        let mut answered = original.clone();
+        answered.image = Some("/images/cats-1.svg".into());
+        store.save(&original).await.unwrap();
+        store.save(&answered).await.unwrap();
+        store.save(&original).await.unwrap(); // a redelivery
+        assert_eq!(store.list("lobby", 100).await.unwrap(), vec![answered]);
+    }
+
+    #[tokio::test]
+    async fn a_bad_date_is_refused() {
+        let mut m = message("lobby", "hi");
+        m.date = "yesterday".into();
+        assert!(matches!(
+            Store::memory().save(&m).await,
+            Err(StoreError::BadDate { .. })
+        ));
+    }
+}
