@@ -1,1 +1,168 @@
-//! placeholder
+//! What every step's checks use: start the step's services in this process on an embedded
+//! Kafka, drive the chat API like the page does, and wait for what should happen.
+//!
+//! Checks never sleep for a fixed time. They poll for the outcome with a deadline, and when the
+//! deadline passes they fail with a message that says what was expected and what was seen.
+//!
+//! Use the multi-thread runtime in checks (`#[tokio::test(flavor = "multi_thread")]`): the
+//! exporters of later steps can deadlock a current-thread runtime while they flush.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use talk::{App, Config, Message, Services};
+
+/// How long a check waits for something that should happen within a second or so.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// How often a check looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A step's app, running in this process, with a client for its API.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    http: reqwest::Client,
+    app: App,
+}
+
+impl TestApp {
+    /// Starts all three services of `step` with nothing outside this process: embedded Kafka,
+    /// memory store, the Giphy stand-in. Returns once the consumers have joined their groups.
+    pub async fn start<S: Services>(step: S) -> TestApp {
+        TestApp::start_with(step, Config::embedded()).await
+    }
+
+    /// Like [`TestApp::start`], with a configuration of your own.
+    pub async fn start_with<S: Services>(step: S, config: Config) -> TestApp {
+        talk::logging::init();
+        let app = talk::launch::start(step, &config)
+            .await
+            .expect("the app should start");
+        if tokio::time::timeout(PATIENCE, app.readiness.wait())
+            .await
+            .is_err()
+        {
+            panic!("the consumers did not join their groups within {PATIENCE:?}");
+        }
+        let addr = app.addr.expect("chat-api runs in this process");
+        TestApp {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            app,
+        }
+    }
+
+    /// Posts a message like the chat page does and returns what chat-api accepted.
+    /// Panics unless chat-api answers `202 Accepted`.
+    pub async fn post(&self, author: &str, room: &str, text: &str) -> Message {
+        let body = serde_json::json!({ "author": author, "room": room, "message": text });
+        let (status, answer) = self.post_json(&body).await;
+        assert_eq!(
+            status,
+            StatusCode::ACCEPTED,
+            "POST /message should answer 202; it answered {status}: {answer}"
+        );
+        serde_json::from_value(answer).expect("POST /message should answer with the message")
+    }
+
+    /// Posts any JSON value and returns the status and JSON answer.
+    pub async fn post_json(&self, body: &Value) -> (StatusCode, Value) {
+        self.post_raw(Some("application/json"), body.to_string().into_bytes())
+            .await
+    }
+
+    /// Posts raw bytes with the given `Content-Type` (or none) and returns the status and JSON
+    /// answer (`Value::Null` when the answer is not JSON).
+    pub async fn post_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> (StatusCode, Value) {
+        let mut request = self.http.post(format!("{}/message", self.base)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("chat-api should answer");
+        let status = response.status();
+        let answer = response.json().await.unwrap_or(Value::Null);
+        (status, answer)
+    }
+
+    /// `GET` a path, returning status and JSON answer.
+    pub async fn get(&self, path_and_query: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path_and_query}", self.base))
+            .send()
+            .await
+            .expect("chat-api should answer");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The stored messages of `room`, oldest first.
+    pub async fn messages(&self, room: &str) -> Vec<Message> {
+        let (status, answer) = self.get(&format!("/message?room={room}")).await;
+        assert_eq!(status, StatusCode::OK, "GET /message answered {answer}");
+        serde_json::from_value(answer).expect("GET /message should answer with messages")
+    }
+
+    /// Waits until `room`'s messages satisfy `done`, and returns them. `what` describes the
+    /// wait for the failure message.
+    pub async fn wait_for_messages(
+        &self,
+        room: &str,
+        what: &str,
+        done: impl Fn(&[Message]) -> bool,
+    ) -> Vec<Message> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let messages = self.messages(room).await;
+            if done(&messages) {
+                return messages;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "waited {PATIENCE:?} for {what}, but room {room:?} holds:\n{}",
+                    describe(&messages)
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the message with `id` is stored and satisfies `done`, and returns it.
+    pub async fn wait_for_message(
+        &self,
+        room: &str,
+        id: &str,
+        what: &str,
+        done: impl Fn(&Message) -> bool,
+    ) -> Message {
+        let messages = self
+            .wait_for_messages(room, what, |messages| {
+                messages.iter().any(|m| m.id == id && done(m))
+            })
+            .await;
+        messages.into_iter().find(|m| m.id == id).unwrap()
+    }
+
+    /// Stops the app the way Ctrl-C does and waits until it has stopped.
+    pub async fn stop(self) {
+        self.app.stop().await.expect("the app should stop cleanly");
+    }
+}
+
+fn describe(messages: &[Message]) -> String {
+    if messages.is_empty() {
+        return "  (nothing)".to_owned();
+    }
+    messages
+        .iter()
+        .map(|m| {
+            let image = m.image.as_deref().unwrap_or("-");
+            format!("  {} {}: {:?} (image {image})", m.date, m.author, m.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub mod servers;

@@ -73,7 +73,10 @@ pub async fn run(
             break; // interrupted by shutdown: not done, so not stored; it comes back later
         }
         if let Err(error) = consumer.store_offset_from_message(&record) {
-            tracing::warn!("{service}: storing the offset of {}: {error}", position(&record));
+            tracing::warn!(
+                "{service}: storing the offset of {}: {error}",
+                position(&record)
+            );
         }
     }
     // Commit what is done before leaving the group, so a restart does not repeat it.

@@ -31,10 +31,19 @@ const IMAGES: &[(&str, &str)] = &[
     ("cats-2.svg", include_str!("../assets/images/cats-2.svg")),
     ("dogs-1.svg", include_str!("../assets/images/dogs-1.svg")),
     ("dogs-2.svg", include_str!("../assets/images/dogs-2.svg")),
-    ("coffee-1.svg", include_str!("../assets/images/coffee-1.svg")),
+    (
+        "coffee-1.svg",
+        include_str!("../assets/images/coffee-1.svg"),
+    ),
     ("party-1.svg", include_str!("../assets/images/party-1.svg")),
-    ("rocket-1.svg", include_str!("../assets/images/rocket-1.svg")),
-    ("fallback.svg", include_str!("../assets/images/fallback.svg")),
+    (
+        "rocket-1.svg",
+        include_str!("../assets/images/rocket-1.svg"),
+    ),
+    (
+        "fallback.svg",
+        include_str!("../assets/images/fallback.svg"),
+    ),
 ];
 
 /// A bundled image by file name.

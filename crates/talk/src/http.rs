@@ -65,7 +65,11 @@ impl IntoResponse for ApiError {
                 _ => tracing::warn!("{self}"),
             }
         }
-        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
     }
 }
 

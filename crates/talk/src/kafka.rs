@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -15,7 +16,6 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
-use rdkafka::ClientContext;
 use tokio_util::sync::CancellationToken;
 
 use crate::message::Message;
@@ -56,7 +56,10 @@ impl Kafka {
             // and retries cannot duplicate or reorder it.
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            .set(
+                "message.timeout.ms",
+                DELIVERY_TIMEOUT.as_millis().to_string(),
+            )
             // A chat message should leave at once rather than wait to fill a batch.
             .set("linger.ms", "0")
             .create()
@@ -205,5 +208,10 @@ impl ConsumerContext for Group {
 
 /// Where a record came from, for log lines: `message/1@42`.
 pub fn position(record: &impl rdkafka::Message) -> String {
-    format!("{}/{}@{}", record.topic(), record.partition(), record.offset())
+    format!(
+        "{}/{}@{}",
+        record.topic(),
+        record.partition(),
+        record.offset()
+    )
 }

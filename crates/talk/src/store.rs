@@ -71,7 +71,9 @@ impl Store {
     pub fn describe(&self) -> String {
         match &self.backend {
             Backend::Memory(_) => "in memory (this process only)".to_owned(),
-            Backend::Redis(redis) => format!("Redis at {}", redis.client.get_connection_info().addr()),
+            Backend::Redis(redis) => {
+                format!("Redis at {}", redis.client.get_connection_info().addr())
+            }
         }
     }
 

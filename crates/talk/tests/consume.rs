@@ -1,0 +1,190 @@
+//! The consumer loop against the embedded Kafka: bad records are skipped, failures retried,
+//! and nothing stalls a partition.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+use rdkafka::producer::FutureRecord;
+use rdkafka::util::Timeout;
+use talk::embedded::EmbeddedKafka;
+use talk::message::NewMessage;
+use talk::ready::Readiness;
+use talk::shutdown::CancellationToken;
+use talk::{Failure, Handler, Message, kafka};
+use tokio::sync::mpsc;
+
+/// Records every message it handles; fails the ones whose text says so.
+struct Recorder {
+    seen: mpsc::UnboundedSender<String>,
+    failures_left: AtomicUsize,
+    attempts: Arc<Mutex<Vec<String>>>,
+}
+
+impl Handler for Recorder {
+    async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
+        self.attempts.lock().unwrap().push(message.message.clone());
+        match message.message.as_str() {
+            "fails for good" => Err(Failure::Skip(anyhow::anyhow!("cannot be stored"))),
+            "flaky" if self.failures_left.load(Ordering::SeqCst) > 0 => {
+                self.failures_left.fetch_sub(1, Ordering::SeqCst);
+                Err(Failure::Retry(anyhow::anyhow!("store is down")))
+            }
+            text => {
+                self.seen.send(text.to_owned()).unwrap();
+                Ok(())
+            }
+        }
+    }
+}
+
+fn message(text: &str) -> Message {
+    Message::accept(NewMessage {
+        author: "ann".into(),
+        room: "lobby".into(),
+        message: text.into(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_is_skipped_failures_are_retried_and_consuming_goes_on() {
+    let embedded = EmbeddedKafka::start().unwrap();
+    let kafka = embedded.kafka().clone();
+    let producer = kafka.producer("test").unwrap();
+
+    // All on one partition (one key), so each record must get past the ones before it.
+    let garbage: [&[u8]; 4] = [b"not json", b"{\"id\": 1}", &[0xff, 0xfe, 0x00], b""];
+    for payload in garbage {
+        let record = FutureRecord::to(kafka::TOPIC).key("lobby").payload(payload);
+        producer.send(record, Timeout::Never).await.unwrap();
+    }
+    // A record without any payload at all, and one with headers that are not UTF-8.
+    let empty: FutureRecord<'_, str, [u8]> = FutureRecord::to(kafka::TOPIC).key("lobby");
+    producer.send(empty, Timeout::Never).await.unwrap();
+    let odd_headers = OwnedHeaders::new().insert(Header {
+        key: "traceparent",
+        value: Some(&[0xc3, 0x28][..]),
+    });
+    kafka::publish(&producer, &message("odd headers"), odd_headers)
+        .await
+        .unwrap();
+    for text in ["fails for good", "flaky", "after"] {
+        kafka::publish(&producer, &message(text), OwnedHeaders::new())
+            .await
+            .unwrap();
+    }
+
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let readiness = Readiness::default();
+    let consumer = kafka
+        .consumer("test-group", readiness.expect_consumer())
+        .unwrap();
+    let recorder = Recorder {
+        seen: seen_tx,
+        failures_left: AtomicUsize::new(2),
+        attempts: Arc::default(),
+    };
+    let shutdown = CancellationToken::new();
+    let loop_ = tokio::spawn(talk::consume::run(
+        "test",
+        consumer,
+        recorder,
+        shutdown.clone(),
+    ));
+
+    let mut handled = Vec::new();
+    while handled.len() < 3 {
+        let next = tokio::time::timeout(Duration::from_secs(15), seen.recv()).await;
+        handled.push(next.expect("the consumer stalled").unwrap());
+    }
+    assert_eq!(handled, ["odd headers", "flaky", "after"]);
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), loop_)
+        .await
+        .expect("the loop should stop on shutdown")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_interrupts_a_retry_without_losing_the_record() {
+    let embedded = EmbeddedKafka::start().unwrap();
+    let kafka = embedded.kafka().clone();
+    let producer = kafka.producer("test").unwrap();
+    kafka::publish(&producer, &message("flaky"), OwnedHeaders::new())
+        .await
+        .unwrap();
+
+    // First consumer: its store is down for good; shutdown comes while it retries.
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let attempts = Arc::<Mutex<Vec<String>>>::default();
+    let down = Recorder {
+        seen: tx,
+        failures_left: AtomicUsize::new(usize::MAX),
+        attempts: attempts.clone(),
+    };
+    let readiness = Readiness::default();
+    let consumer = kafka
+        .consumer("group", readiness.expect_consumer())
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let first = tokio::spawn(talk::consume::run(
+        "first",
+        consumer,
+        down,
+        shutdown.clone(),
+    ));
+    // Wait until it has failed twice, i.e. it is in its retry loop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while attempts.lock().unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    first.await.unwrap();
+
+    // Second consumer in the same group: the record was not committed, so it comes again.
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let up = Recorder {
+        seen: tx,
+        failures_left: AtomicUsize::new(0),
+        attempts: Arc::default(),
+    };
+    let consumer = kafka
+        .consumer("group", readiness.expect_consumer())
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let second = tokio::spawn(talk::consume::run("second", consumer, up, shutdown.clone()));
+    let again = tokio::time::timeout(Duration::from_secs(15), seen.recv()).await;
+    assert_eq!(
+        again
+            .expect("the record should be delivered again")
+            .unwrap(),
+        "flaky"
+    );
+    shutdown.cancel();
+    second.await.unwrap();
+}
+
+/// With no Kafka at all, a publish fails within the delivery timeout instead of hanging, so
+/// chat-api can answer 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn publishing_without_kafka_fails_within_the_delivery_timeout() {
+    let port = check::servers::free_port();
+    let kafka = talk::kafka::Kafka {
+        brokers: format!("127.0.0.1:{port}"),
+        embedded: false,
+    };
+    let producer = kafka.producer("test").unwrap();
+    let started = std::time::Instant::now();
+    let result = kafka::publish(&producer, &message("lost?"), OwnedHeaders::new()).await;
+    assert!(result.is_err());
+    let took = started.elapsed();
+    assert!(
+        took < kafka::DELIVERY_TIMEOUT + Duration::from_secs(2),
+        "took {took:?}"
+    );
+}
