@@ -165,4 +165,5 @@ fn describe(messages: &[Message]) -> String {
         .join("\n")
 }
 
+pub mod process;
 pub mod servers;

@@ -90,7 +90,10 @@ impl Kafka {
             config.set("fetch.wait.max.ms", "10");
         }
         let consumer: StreamConsumer<Group> = config
-            .create_with_context(Group { joined })
+            .create_with_context(Group {
+                name: group.to_owned(),
+                joined,
+            })
             .context("creating a Kafka consumer")?;
         consumer
             .subscribe(&[TOPIC])
@@ -193,6 +196,7 @@ pub async fn flush(producer: &FutureProducer, service: &str) {
 
 /// The consumers' client context: it tells [`Joined`] when the group has assigned partitions.
 pub struct Group {
+    name: String,
     joined: Joined,
 }
 
@@ -200,10 +204,27 @@ impl ClientContext for Group {}
 
 impl ConsumerContext for Group {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(_) = rebalance {
-            self.joined.joined();
+        // With several processes in one group, these lines show how they share the partitions.
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                tracing::info!("{}: assigned partitions {}", self.name, list(partitions));
+                self.joined.joined();
+            }
+            Rebalance::Revoke(partitions) => {
+                tracing::info!("{}: gave up partitions {}", self.name, list(partitions));
+            }
+            Rebalance::Error(error) => tracing::warn!("{}: rebalance failed: {error}", self.name),
         }
     }
+}
+
+fn list(partitions: &rdkafka::TopicPartitionList) -> String {
+    let numbers: Vec<String> = partitions
+        .elements()
+        .iter()
+        .map(|p| p.partition().to_string())
+        .collect();
+    format!("[{}]", numbers.join(", "))
 }
 
 /// Where a record came from, for log lines: `message/1@42`.

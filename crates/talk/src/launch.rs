@@ -112,6 +112,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Where Kafka is.
     pub kafka: Kafka,
+    /// Where messages are stored.
+    pub store: Store,
     services: JoinSet<(ServiceName, anyhow::Result<()>)>,
     producers: Vec<(ServiceName, FutureProducer)>,
     /// Kept so the embedded cluster lives exactly as long as the app.
@@ -142,6 +144,7 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
         readiness: readiness.clone(),
         shutdown: shutdown.clone(),
         kafka: kafka.clone(),
+        store: store.clone(),
         services: JoinSet::new(),
         producers: Vec::new(),
         _embedded: embedded,
@@ -350,6 +353,7 @@ fn banner(config: &Config, app: &App) {
     let services: Vec<&str> = config.services().iter().map(|s| s.as_str()).collect();
     println!("Tracing Talk: {}", services.join(", "));
     println!("  Kafka: {kafka}");
+    println!("  Store: {}", app.store.describe());
     if let Some(addr) = app.addr {
         println!("  Chat:  http://{addr}");
     }
