@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
 
+use crate::telemetry::Otlp;
+
 /// Tracing Talk: a chat app for learning to trace asynchronous applications.
 ///
 /// With no service named, all three services run in this process on an embedded Kafka.
@@ -38,6 +40,14 @@ pub struct Config {
     /// The Jaeger UI, where the chat page's trace links point.
     #[arg(long, env = "JAEGER_UI_URL", default_value = "http://localhost:16686")]
     pub jaeger_ui_url: String,
+
+    /// Print each finished trace that holds a POST as a waterfall (all-in-one mode only).
+    #[arg(long, env = "TALK_WATERFALL", default_value = "on", value_parser = ["on", "off"])]
+    pub waterfall: String,
+
+    /// Where spans are exported: from the standard `OTEL_*` variables, never from flags.
+    #[arg(skip = Otlp::from_env())]
+    pub otlp: Otlp,
 }
 
 /// Which part of the app this process runs.
@@ -91,6 +101,8 @@ impl Config {
             giphy_api_key: None,
             giphy_base_url: None,
             jaeger_ui_url: "http://localhost:16686".into(),
+            waterfall: "off".into(),
+            otlp: Otlp::Off,
         }
     }
 

@@ -33,6 +33,7 @@ use crate::kafka::{self, Kafka};
 use crate::ready::{Joined, Readiness};
 use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
 use crate::store::Store;
+use crate::telemetry::{SpanLog, Telemetry};
 
 /// A step's three services. Each method runs one service until its `shutdown` token is
 /// cancelled, then returns.
@@ -56,6 +57,8 @@ pub struct ChatApi {
     pub store: Store,
     /// Cancelled when the process should stop.
     pub shutdown: CancellationToken,
+    /// Where spans go (from step 02 on).
+    pub telemetry: Telemetry,
     listener: TcpListener,
     readiness: Readiness,
     jaeger_ui_url: String,
@@ -88,6 +91,8 @@ pub struct ConsumerService {
     pub giphy: giphy::Client,
     /// Cancelled when the process should stop.
     pub shutdown: CancellationToken,
+    /// Where spans go (from step 02 on).
+    pub telemetry: Telemetry,
     kafka: Kafka,
     joined: Joined,
 }
@@ -114,6 +119,8 @@ pub struct App {
     pub kafka: Kafka,
     /// Where messages are stored.
     pub store: Store,
+    /// Every span finished in this process, from every service.
+    pub spans: SpanLog,
     services: JoinSet<(ServiceName, anyhow::Result<()>)>,
     producers: Vec<(ServiceName, FutureProducer)>,
     /// Kept so the embedded cluster lives exactly as long as the app.
@@ -138,6 +145,14 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
     }
     let giphy = giphy_client(config, names.contains(&ServiceName::GiphyService)).await?;
     let readiness = Readiness::default();
+    let telemetry = Telemetry {
+        otlp: config.otlp.clone(),
+        log: SpanLog::default(),
+    };
+    if config.mode.is_none() && config.waterfall == "on" {
+        let printer = crate::waterfall::print_until(telemetry.log.clone(), shutdown.clone());
+        tokio::spawn(printer);
+    }
 
     let mut app = App {
         addr: None,
@@ -145,6 +160,7 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
         shutdown: shutdown.clone(),
         kafka: kafka.clone(),
         store: store.clone(),
+        spans: telemetry.log.clone(),
         services: JoinSet::new(),
         producers: Vec::new(),
         _embedded: embedded,
@@ -167,6 +183,7 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
                     producer,
                     store: store.clone(),
                     shutdown: shutdown.clone(),
+                    telemetry: telemetry.clone(),
                     listener,
                     readiness: readiness.clone(),
                     jaeger_ui_url: config.jaeger_ui_url.clone(),
@@ -181,6 +198,7 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
                     store: store.clone(),
                     giphy: giphy.clone(),
                     shutdown: shutdown.clone(),
+                    telemetry: telemetry.clone(),
                     kafka: kafka.clone(),
                     joined: readiness.expect_consumer(),
                 };
@@ -280,8 +298,8 @@ async fn giphy_client(config: &Config, giphy_here: bool) -> anyhow::Result<giphy
 /// Runs a step's binary: parses the command line, starts the services (or the broker), and
 /// returns the exit code once they have stopped.
 pub fn main<S: Services>(services: S) -> ExitCode {
-    let config = <Config as clap::Parser>::parse();
     crate::logging::init();
+    let config = <Config as clap::Parser>::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

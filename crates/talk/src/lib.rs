@@ -15,6 +15,8 @@
 //! | [`http`] | chat-api's errors, request extractors, page and `/healthz` |
 //! | [`launch`] | runs the services in one process, or one per process |
 //! | [`config`] | command line and environment variables |
+//! | [`telemetry`] | OTLP export from `OTEL_*` variables, and the log of this process's spans |
+//! | [`waterfall`] | the terminal waterfall: a trace drawn as text |
 //! | [`ready`] | readiness: have the consumers joined their groups? |
 //! | [`shutdown`] | Ctrl-C and SIGTERM |
 //! | [`logging`] | stderr log lines (not traces) |
@@ -31,6 +33,8 @@ pub mod message;
 pub mod ready;
 pub mod shutdown;
 pub mod store;
+pub mod telemetry;
+pub mod waterfall;
 
 pub use config::{Config, ServiceName};
 pub use consume::{Failure, Handler};

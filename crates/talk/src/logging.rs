@@ -8,7 +8,9 @@ use tracing_subscriber::EnvFilter;
 
 /// librdkafka's own log lines are off by default: when Kafka is down it repeats the same
 /// connection error many times a second, and the app already says so once, plainly.
-const DEFAULT_FILTER: &str = "info,librdkafka=off,rdkafka=off";
+/// The OpenTelemetry SDK's own diagnostics are off too: a missing collector is reported once a
+/// minute by `telemetry::QuietExporter` instead.
+const DEFAULT_FILTER: &str = "info,librdkafka=off,rdkafka=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off";
 
 /// Installs the stderr logger. Calling it twice is harmless (tests do).
 pub fn init() {

@@ -1,0 +1,249 @@
+//! Telemetry plumbing that each step's tracer set-up uses: the OTLP exporter, configured from
+//! the standard `OTEL_*` variables, and the [`SpanLog`] that collects this process's finished
+//! spans for the terminal waterfall and for the checks.
+//!
+//! Building the `SdkTracerProvider` is the learner's job (step 02); this module only provides
+//! the parts that are configuration rather than lesson.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
+use tokio::sync::Notify;
+
+/// How long one OTLP export may take. The collector being away must not hold up shutdown, which
+/// flushes the last batch (design §3: exit within 10 s even when the collector is unreachable).
+pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How often, at most, a failing export is reported.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// Where spans go besides the terminal, from the standard OpenTelemetry variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Otlp {
+    /// `OTEL_TRACES_EXPORTER=none`: no export.
+    Off,
+    /// Export over OTLP.
+    To {
+        /// `OTEL_EXPORTER_OTLP_ENDPOINT`, or the protocol's default.
+        endpoint: String,
+        /// `OTEL_EXPORTER_OTLP_PROTOCOL`: gRPC (`grpc`, the default) or `http/protobuf`.
+        http: bool,
+    },
+}
+
+impl Otlp {
+    /// Reads `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_OTLP_PROTOCOL` and
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    ///
+    /// opentelemetry-otlp 0.33 reads the endpoint itself, but picks the protocol only when the
+    /// transport is left to it, and then prefers HTTP. gRPC is what Jaeger's docs and most
+    /// collectors lead with, so the protocol is read here and gRPC is the default.
+    pub fn from_env() -> Otlp {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.trim() == "none") {
+            return Otlp::Off;
+        }
+        let http = match var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref().map(str::trim) {
+            None | Some("grpc") => false,
+            Some("http/protobuf") => true,
+            Some(other) => {
+                tracing::warn!(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL={other:?} is not supported here; using grpc \
+                     (supported: grpc, http/protobuf)"
+                );
+                false
+            }
+        };
+        let default = if http {
+            "http://localhost:4318"
+        } else {
+            "http://localhost:4317"
+        };
+        let endpoint = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+            .unwrap_or_else(|| default.to_owned());
+        Otlp::To { endpoint, http }
+    }
+
+    /// The OTLP exporter, or `None` when export is off. Call it inside the Tokio runtime: the
+    /// gRPC client starts its connection task there.
+    ///
+    /// The exporter is wrapped so that a missing collector costs one warning a minute and never
+    /// stops the app.
+    pub fn exporter(&self) -> anyhow::Result<Option<QuietExporter>> {
+        use opentelemetry_otlp::WithExportConfig;
+        let Otlp::To { endpoint, http } = self else {
+            return Ok(None);
+        };
+        let exporter = if *http {
+            // The signal path is part of the URL for HTTP; for gRPC it is part of the protocol.
+            let url = if endpoint.ends_with("/v1/traces") {
+                endpoint.clone()
+            } else {
+                format!("{}/v1/traces", endpoint.trim_end_matches('/'))
+            };
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(url)
+                .with_timeout(EXPORT_TIMEOUT)
+                .build()?
+        } else {
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .with_timeout(EXPORT_TIMEOUT)
+                .build()?
+        };
+        Ok(Some(QuietExporter {
+            inner: exporter,
+            endpoint: endpoint.clone(),
+            last_warning: Mutex::new(None),
+        }))
+    }
+}
+
+/// An OTLP exporter that reports failures on stderr, at most once a minute, instead of failing
+/// loudly on every batch. Tracing must never take the app down.
+#[derive(Debug)]
+pub struct QuietExporter {
+    inner: opentelemetry_otlp::SpanExporter,
+    endpoint: String,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl SpanExporter for QuietExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        if let Err(error) = &result {
+            let mut last = self.last_warning.lock().unwrap();
+            if last.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                *last = Some(Instant::now());
+                tracing::warn!(
+                    "cannot export spans to {} ({error}). The app goes on; is Jaeger running \
+                     (`docker compose up -d`)? OTEL_TRACES_EXPORTER=none turns export off.",
+                    self.endpoint
+                );
+            }
+        }
+        // The failure is reported here; the batch processor need not report it again.
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A finished span, with the `service.name` of the provider that made it.
+#[derive(Debug, Clone)]
+pub struct FinishedSpan {
+    pub service: String,
+    pub span: SpanData,
+}
+
+/// The spans finished in this process, from every service's provider.
+///
+/// The terminal waterfall draws from it, and checks assert on it. Cheap to clone; every clone
+/// sees the same spans.
+#[derive(Clone, Default, Debug)]
+pub struct SpanLog {
+    inner: Arc<LogInner>,
+}
+
+#[derive(Default, Debug)]
+struct LogInner {
+    spans: Mutex<Vec<FinishedSpan>>,
+    added: Notify,
+}
+
+impl SpanLog {
+    /// A span processor that adds each span to this log as it ends. Add it to a provider with
+    /// `with_span_processor`; it learns the provider's `service.name` from its resource.
+    pub fn processor(&self) -> SpanLogProcessor {
+        SpanLogProcessor {
+            log: self.clone(),
+            service: "unknown-service".to_owned(),
+        }
+    }
+
+    /// Every span so far, in the order they ended.
+    pub fn spans(&self) -> Vec<FinishedSpan> {
+        self.inner.spans.lock().unwrap().clone()
+    }
+
+    /// Forgets every span so far.
+    pub fn clear(&self) {
+        self.inner.spans.lock().unwrap().clear();
+    }
+
+    /// Waits until another span ends, or `timeout` passes.
+    pub async fn changed(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.inner.added.notified()).await;
+    }
+
+    /// Removes and returns the spans for which `remove` is true.
+    pub(crate) fn remove_where(&self, remove: impl Fn(&FinishedSpan) -> bool) -> Vec<FinishedSpan> {
+        let mut spans = self.inner.spans.lock().unwrap();
+        let (taken, kept) = spans.drain(..).partition(|s| remove(s));
+        *spans = kept;
+        taken
+    }
+
+    fn push(&self, span: FinishedSpan) {
+        self.inner.spans.lock().unwrap().push(span);
+        self.inner.added.notify_waiters();
+    }
+}
+
+/// The processor that feeds a [`SpanLog`]. It is synchronous and in memory, so it never
+/// drops or delays a span.
+#[derive(Debug)]
+pub struct SpanLogProcessor {
+    log: SpanLog,
+    service: String,
+}
+
+impl SpanProcessor for SpanLogProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.log.push(FinishedSpan {
+                service: self.service.clone(),
+                span,
+            });
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Some(name) = resource.get(&opentelemetry::Key::from_static_str("service.name")) {
+            self.service = name.to_string();
+        }
+    }
+}
+
+/// What each service gets for its telemetry: where to export, and this process's span log.
+#[derive(Clone, Debug)]
+pub struct Telemetry {
+    pub otlp: Otlp,
+    pub log: SpanLog,
+}

@@ -1,0 +1,242 @@
+//! The terminal waterfall: a trace drawn as text, so a learner without Jaeger still sees it.
+//!
+//! ```text
+//! trace 5b8efff798038103d269b633813fc60c · 3 services · 14.2 ms
+//!   chat-api         POST /message            SERVER    [■■■■■■■■■■■■■■■■          ]   9.1 ms
+//!   chat-api         └─ send message          PRODUCER  [  ■■■■■■■■■■■■■           ]   7.0 ms
+//!   storage-service     └─ process message    CONSUMER  [                ■■■■■■■■■ ]   4.9 ms
+//! ```
+//!
+//! Each line is one span: its service, its name indented under its parent, its kind, a bar
+//! showing when it ran within the trace, and its duration. Links are listed under the span,
+//! with where they point ("in another trace" when they leave this one). In the all-in-one mode
+//! the app prints every finished trace that holds a `POST /message` (design §3);
+//! `TALK_WATERFALL=off` silences it.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+
+use crate::telemetry::{FinishedSpan, SpanLog};
+
+/// Width of the time bar, in characters.
+const BAR_WIDTH: usize = 28;
+
+/// How long a trace must have been quiet (no span ending) before it counts as finished.
+const SETTLE: Duration = Duration::from_millis(800);
+
+/// Draws every trace in `spans`, oldest first.
+pub fn render_all(spans: &[FinishedSpan]) -> String {
+    let mut out = String::new();
+    for trace in group_by_trace(spans) {
+        out.push_str(&render_trace(&trace, spans));
+        out.push('\n');
+    }
+    if out.is_empty() {
+        out.push_str("(no spans were captured)\n");
+    }
+    out
+}
+
+/// Groups spans by trace, traces ordered by their first span's start.
+pub fn group_by_trace(spans: &[FinishedSpan]) -> Vec<Vec<FinishedSpan>> {
+    let mut traces: HashMap<TraceId, Vec<FinishedSpan>> = HashMap::new();
+    for span in spans {
+        traces
+            .entry(span.span.span_context.trace_id())
+            .or_default()
+            .push(span.clone());
+    }
+    let mut traces: Vec<Vec<FinishedSpan>> = traces.into_values().collect();
+    traces.sort_by_key(|t| t.iter().map(|s| s.span.start_time).min());
+    traces
+}
+
+/// Draws one trace. `all` is every span known, so links to other traces can be named.
+pub fn render_trace(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
+    let start = trace.iter().map(|s| s.span.start_time).min().unwrap();
+    let end = trace.iter().map(|s| s.span.end_time).max().unwrap();
+    let total = end.duration_since(start).unwrap_or_default();
+    let mut services: Vec<&str> = trace.iter().map(|s| s.service.as_str()).collect();
+    services.sort_unstable();
+    services.dedup();
+
+    let mut out = String::new();
+    let trace_id = trace[0].span.span_context.trace_id();
+    let _ = writeln!(
+        out,
+        "trace {trace_id} · {} service{} · {}",
+        services.len(),
+        if services.len() == 1 { "" } else { "s" },
+        millis(total)
+    );
+
+    // Children by parent; a span whose parent is not in this trace's captured spans is a root
+    // (its parent is remote and unseen, or it has none).
+    let ids: HashMap<SpanId, &FinishedSpan> = trace
+        .iter()
+        .map(|s| (s.span.span_context.span_id(), s))
+        .collect();
+    let mut children: HashMap<SpanId, Vec<&FinishedSpan>> = HashMap::new();
+    let mut roots = Vec::new();
+    for span in trace {
+        if ids.contains_key(&span.span.parent_span_id) {
+            children
+                .entry(span.span.parent_span_id)
+                .or_default()
+                .push(span);
+        } else {
+            roots.push(span);
+        }
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|s| s.span.start_time);
+    }
+    roots.sort_by_key(|s| s.span.start_time);
+
+    let timeline = Timeline { start, total };
+    for root in roots {
+        draw(&mut out, root, 0, &children, &timeline, all);
+    }
+    out
+}
+
+struct Timeline {
+    start: SystemTime,
+    total: Duration,
+}
+
+fn draw(
+    out: &mut String,
+    span: &FinishedSpan,
+    depth: usize,
+    children: &HashMap<SpanId, Vec<&FinishedSpan>>,
+    timeline: &Timeline,
+    all: &[FinishedSpan],
+) {
+    let data = &span.span;
+    let indent = if depth == 0 {
+        String::new()
+    } else {
+        format!("{}└─ ", "   ".repeat(depth - 1))
+    };
+    let name = format!("{indent}{}", data.name);
+    let duration = data
+        .end_time
+        .duration_since(data.start_time)
+        .unwrap_or_default();
+    let error = match &data.status {
+        Status::Error { description } => format!("  ✗ error: {description}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  {:<16} {:<28} {:<9} [{}] {:>8}{error}",
+        span.service,
+        name,
+        kind(&data.span_kind),
+        bar(timeline, data.start_time, data.end_time),
+        millis(duration),
+    );
+    for link in data.links.iter() {
+        let target = &link.span_context;
+        let found = all
+            .iter()
+            .find(|s| s.span.span_context.span_id() == target.span_id());
+        let what = match found {
+            Some(s) => format!("{} ({})", s.span.name, s.service),
+            None => format!("span {}", target.span_id()),
+        };
+        let place = if target.trace_id() == data.span_context.trace_id() {
+            "in this trace".to_owned()
+        } else {
+            format!("in another trace, {}", target.trace_id())
+        };
+        let _ = writeln!(out, "  {:<16} {:<28} ↪ link to {what}, {place}", "", "");
+    }
+    if let Some(list) = children.get(&data.span_context.span_id()) {
+        for child in list {
+            draw(out, child, depth + 1, children, timeline, all);
+        }
+    }
+}
+
+fn kind(kind: &SpanKind) -> &'static str {
+    match kind {
+        SpanKind::Client => "CLIENT",
+        SpanKind::Server => "SERVER",
+        SpanKind::Producer => "PRODUCER",
+        SpanKind::Consumer => "CONSUMER",
+        SpanKind::Internal => "INTERNAL",
+    }
+}
+
+fn bar(timeline: &Timeline, start: SystemTime, end: SystemTime) -> String {
+    let offset = |t: SystemTime| t.duration_since(timeline.start).unwrap_or_default();
+    let total = timeline.total.as_secs_f64().max(1e-9);
+    let from = ((offset(start).as_secs_f64() / total) * BAR_WIDTH as f64).floor() as usize;
+    let to = ((offset(end).as_secs_f64() / total) * BAR_WIDTH as f64).ceil() as usize;
+    let from = from.min(BAR_WIDTH - 1);
+    let to = to.clamp(from + 1, BAR_WIDTH);
+    format!(
+        "{}{}{}",
+        " ".repeat(from),
+        "■".repeat(to - from),
+        " ".repeat(BAR_WIDTH - to)
+    )
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Does this trace hold chat-api's `POST /message`? Only those are printed: a GET every second
+/// from the page would drown them.
+fn has_post(trace: &[FinishedSpan]) -> bool {
+    trace
+        .iter()
+        .any(|s| s.span.span_kind == SpanKind::Server && s.span.name.starts_with("POST"))
+}
+
+/// Prints finished traces that hold a POST to stdout until `shutdown`, and forgets printed and
+/// settled traces so that a long-running app does not keep every span in memory.
+pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+        for trace in log.take_settled(SETTLE) {
+            if has_post(&trace) {
+                println!("{}", render_trace(&trace, &trace));
+            }
+        }
+    }
+}
+
+impl SpanLog {
+    /// Removes and returns the traces whose last span ended at least `quiet` ago.
+    pub fn take_settled(&self, quiet: Duration) -> Vec<Vec<FinishedSpan>> {
+        let now = SystemTime::now();
+        let spans = self.spans();
+        let mut last_end: HashMap<TraceId, SystemTime> = HashMap::new();
+        for s in &spans {
+            let end = last_end
+                .entry(s.span.span_context.trace_id())
+                .or_insert(s.span.end_time);
+            *end = (*end).max(s.span.end_time);
+        }
+        let settled: Vec<TraceId> = last_end
+            .into_iter()
+            .filter(|(_, end)| now.duration_since(*end).unwrap_or_default() >= quiet)
+            .map(|(id, _)| id)
+            .collect();
+        if settled.is_empty() {
+            return Vec::new();
+        }
+        let taken = self.remove_where(|s| settled.contains(&s.span.span_context.trace_id()));
+        group_by_trace(&taken)
+    }
+}
