@@ -13,6 +13,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use talk::{App, Config, Message, Services};
 
+pub use trace::{SpanRef, Spans};
+
 /// How long a check waits for something that should happen within a second or so.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -36,7 +38,10 @@ impl TestApp {
 
     /// Like [`TestApp::start`], with a configuration of your own.
     pub async fn start_with<S: Services>(step: S, config: Config) -> TestApp {
-        talk::logging::init();
+        talk::logging::init_with_default(
+            "warn,librdkafka=off,rdkafka=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
+        );
+        panics::install();
         let app = talk::launch::start(step, &config)
             .await
             .expect("the app should start");
@@ -80,7 +85,14 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        let response = request.send().await.expect("chat-api should answer");
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                // A handler that panics (a todo!(), say) drops the connection.
+                panics::fail_if_todo_reached();
+                panic!("chat-api did not answer POST /message: {error}")
+            }
+        };
         let status = response.status();
         let answer = response.json().await.unwrap_or(Value::Null);
         (status, answer)
@@ -115,6 +127,7 @@ impl TestApp {
     ) -> Vec<Message> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
+            panics::fail_if_todo_reached();
             let messages = self.messages(room).await;
             if done(&messages) {
                 return messages;
@@ -145,6 +158,34 @@ impl TestApp {
         messages.into_iter().find(|m| m.id == id).unwrap()
     }
 
+    /// Every span finished so far, by every service.
+    pub fn spans(&self) -> Spans {
+        Spans::new(self.app.spans.spans())
+    }
+
+    /// Waits until the captured spans satisfy `done`, and returns them. On time-out, fails with
+    /// `what` (what was awaited), `hint` (the concept that is probably missing) and the
+    /// waterfall of what was captured. A `todo!()` reached meanwhile fails at once.
+    pub async fn wait_for_spans(
+        &self,
+        what: &str,
+        hint: &str,
+        done: impl Fn(&Spans) -> bool,
+    ) -> Spans {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            panics::fail_if_todo_reached();
+            let spans = self.spans();
+            if done(&spans) {
+                return spans;
+            }
+            if tokio::time::Instant::now() > deadline {
+                spans.fail(&format!("waited {PATIENCE:?} for {what}"), hint);
+            }
+            self.app.spans.changed(POLL * 10).await;
+        }
+    }
+
     /// Stops the app the way Ctrl-C does and waits until it has stopped.
     pub async fn stop(self) {
         self.app.stop().await.expect("the app should stop cleanly");
@@ -165,5 +206,8 @@ fn describe(messages: &[Message]) -> String {
         .join("\n")
 }
 
+pub mod otlp;
+pub mod panics;
 pub mod process;
 pub mod servers;
+pub mod trace;

@@ -14,8 +14,13 @@ const DEFAULT_FILTER: &str = "info,librdkafka=off,rdkafka=off,opentelemetry=off,
 
 /// Installs the stderr logger. Calling it twice is harmless (tests do).
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    init_with_default(DEFAULT_FILTER);
+}
+
+/// Installs the stderr logger with `default` as the filter unless `RUST_LOG` is set. The
+/// checks use `warn`, so that their output shows what went wrong and little else.
+pub fn init_with_default(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute::{DB_OPERATION_NAME, DB_SYSTEM_NAME};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, ExistenceCheck, SetOptions};
 use tokio::sync::OnceCell;
@@ -84,6 +87,33 @@ impl Store {
 
     /// Saves a message (an upsert by id that never clears an image, see the module docs).
     pub async fn save(&self, message: &Message) -> Result<(), StoreError> {
+        self.save_traced(message, &Untraced).await
+    }
+
+    /// [`Store::save`], with each Redis command as a CLIENT span (`SET`, `ZADD`) under
+    /// `parent`, made by `tracer`.
+    ///
+    /// This plays the part of the book's instrumented Redis client (opentracing-redis-lettuce):
+    /// the app makes its own spans, and the client library adds one per call to the server.
+    /// The in-memory store makes no spans: there is no call to a server to see.
+    pub async fn save_with_spans<T>(
+        &self,
+        message: &Message,
+        tracer: &T,
+        parent: &Context,
+    ) -> Result<(), StoreError>
+    where
+        T: Tracer + Sync,
+        T::Span: Send + Sync + 'static,
+    {
+        self.save_traced(message, &Traced { tracer, parent }).await
+    }
+
+    async fn save_traced(
+        &self,
+        message: &Message,
+        spans: &impl CommandSpans,
+    ) -> Result<(), StoreError> {
         let score = message.epoch_ms().map_err(|_| StoreError::BadDate {
             id: message.id.clone(),
             date: message.date.clone(),
@@ -93,7 +123,7 @@ impl Store {
                 memory.lock().unwrap().save(message, score);
                 Ok(())
             }
-            Backend::Redis(redis) => redis.save(message, score).await,
+            Backend::Redis(redis) => redis.save(message, score, spans).await,
         }
     }
 
@@ -159,7 +189,12 @@ impl Redis {
         Ok(connection.clone())
     }
 
-    async fn save(&self, message: &Message, score: i64) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        message: &Message,
+        score: i64,
+        spans: &impl CommandSpans,
+    ) -> Result<(), StoreError> {
         let mut redis = self.connection().await?;
         let key = format!("message:{}", message.id);
         let json = String::from_utf8(message.to_payload()).expect("JSON is UTF-8");
@@ -167,8 +202,10 @@ impl Redis {
         if message.image.is_none() {
             options = options.conditional_set(ExistenceCheck::NX);
         }
-        let _: Option<String> = redis.set_options(&key, json, options).await?;
-        let _: i64 = redis.zadd(&message.room, &message.id, score).await?;
+        let set = redis.set_options::<_, _, Option<String>>(&key, json, options);
+        spans.around("SET", set).await?;
+        let zadd = redis.zadd::<_, _, _, i64>(&message.room, &message.id, score);
+        spans.around("ZADD", zadd).await?;
         Ok(())
     }
 
@@ -186,6 +223,60 @@ impl Redis {
             .flatten()
             .filter_map(|json| Message::from_payload(json.as_bytes()).ok())
             .collect())
+    }
+}
+
+/// Makes (or does not make) a span around each Redis command.
+trait CommandSpans: Sync {
+    fn around<T: Send>(
+        &self,
+        command: &'static str,
+        call: impl Future<Output = redis::RedisResult<T>> + Send,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send;
+}
+
+struct Untraced;
+
+impl CommandSpans for Untraced {
+    async fn around<T: Send>(
+        &self,
+        _command: &'static str,
+        call: impl Future<Output = redis::RedisResult<T>> + Send,
+    ) -> redis::RedisResult<T> {
+        call.await
+    }
+}
+
+struct Traced<'a, T> {
+    tracer: &'a T,
+    parent: &'a Context,
+}
+
+impl<T> CommandSpans for Traced<'_, T>
+where
+    T: Tracer + Sync,
+    T::Span: Send + Sync + 'static,
+{
+    async fn around<R: Send>(
+        &self,
+        command: &'static str,
+        call: impl Future<Output = redis::RedisResult<R>> + Send,
+    ) -> redis::RedisResult<R> {
+        let mut span = self
+            .tracer
+            .span_builder(command)
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new(DB_SYSTEM_NAME, "redis"),
+                KeyValue::new(DB_OPERATION_NAME, command),
+            ])
+            .start_with_context(self.tracer, self.parent);
+        let result = call.await;
+        if let Err(error) = &result {
+            span.set_status(Status::error(error.to_string()));
+        }
+        span.end();
+        result
     }
 }
 

@@ -10,8 +10,8 @@
 //! Each line is one span: its service, its name indented under its parent, its kind, a bar
 //! showing when it ran within the trace, and its duration. Links are listed under the span,
 //! with where they point ("in another trace" when they leave this one). In the all-in-one mode
-//! the app prints every finished trace that holds a `POST /message` (design §3);
-//! `TALK_WATERFALL=off` silences it.
+//! the app prints every finished trace except those that hold only `GET` requests (the chat
+//! page polls every second); `TALK_WATERFALL=off` silences it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -192,15 +192,13 @@ fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
-/// Does this trace hold chat-api's `POST /message`? Only those are printed: a GET every second
-/// from the page would drown them.
-fn has_post(trace: &[FinishedSpan]) -> bool {
-    trace
-        .iter()
-        .any(|s| s.span.span_kind == SpanKind::Server && s.span.name.starts_with("POST"))
+/// Does this trace hold only `GET` requests? Those are not printed: the chat page asks for
+/// messages every second, and their traces would drown the interesting ones.
+fn only_get(trace: &[FinishedSpan]) -> bool {
+    trace.iter().all(|s| s.span.name.starts_with("GET"))
 }
 
-/// Prints finished traces that hold a POST to stdout until `shutdown`, and forgets printed and
+/// Prints finished traces, except those of `GET` requests alone, to stdout until `shutdown`, and forgets printed and
 /// settled traces so that a long-running app does not keep every span in memory.
 pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationToken) {
     loop {
@@ -209,7 +207,7 @@ pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationT
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
         for trace in log.take_settled(SETTLE) {
-            if has_post(&trace) {
+            if !only_get(&trace) {
                 println!("{}", render_trace(&trace, &trace));
             }
         }

@@ -1,4 +1,4 @@
-//! Tracing Talk, step 01: the app, not yet traced.
+//! Tracing Talk: the three services of the chat app.
 //!
 //! Three services share the Kafka topic `message`:
 //!

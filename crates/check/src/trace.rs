@@ -1,0 +1,369 @@
+//! Trace assertions that read like the trace contract, and fail like a teacher would.
+//!
+//! ```ignore
+//! let spans = app.wait_for_spans("the journey of 'hello'", |s| s.has("storage-service", "process message")).await;
+//! let post = spans.one("chat-api", "POST /message", "start a SERVER span in trace_request");
+//! let process = spans.one("storage-service", "process message", "start a span per record");
+//! process.is_kind(SpanKind::Consumer, "a span for handling a consumed record is a CONSUMER span");
+//! process.is_in_trace_of(&post, "did you extract the context from the Kafka headers?");
+//! ```
+//!
+//! Every failed expectation names what was expected, what was found, a hint about the concept
+//! that is probably missing, and draws the waterfall of everything that was captured.
+
+use std::fmt::Display;
+
+use opentelemetry::trace::{SpanId, SpanKind, Status};
+use opentelemetry::{KeyValue, Value};
+use talk::telemetry::FinishedSpan;
+use talk::waterfall;
+
+/// A snapshot of the spans a check captured.
+#[derive(Clone, Debug)]
+pub struct Spans {
+    all: Vec<FinishedSpan>,
+}
+
+/// One captured span, with the snapshot it belongs to (for failure messages).
+#[derive(Clone, Copy)]
+pub struct SpanRef<'a> {
+    spans: &'a Spans,
+    span: &'a FinishedSpan,
+}
+
+impl Spans {
+    pub fn new(all: Vec<FinishedSpan>) -> Spans {
+        Spans { all }
+    }
+
+    /// Every captured span.
+    pub fn all(&self) -> &[FinishedSpan] {
+        &self.all
+    }
+
+    /// Is there a span named `name` from `service`?
+    pub fn has(&self, service: &str, name: &str) -> bool {
+        self.named(service, name).next().is_some()
+    }
+
+    /// How many spans named `name` came from `service`.
+    pub fn count(&self, service: &str, name: &str) -> usize {
+        self.named(service, name).count()
+    }
+
+    /// Every span named `name` from `service`, in the order they ended.
+    pub fn every(&self, service: &str, name: &str) -> Vec<SpanRef<'_>> {
+        self.named(service, name)
+            .map(|span| SpanRef { spans: self, span })
+            .collect()
+    }
+
+    /// The span named `name` from `service`. Fails with `hint` when there is none.
+    pub fn one(&self, service: &str, name: &str, hint: &str) -> SpanRef<'_> {
+        match self.named(service, name).next() {
+            Some(span) => SpanRef { spans: self, span },
+            None => {
+                let services = self.services();
+                let what = if !services.iter().any(|s| s == service) {
+                    format!(
+                        "no span came from a service named {service:?} (services seen: {}). \
+                         Is `service.name` set on its provider's resource, and are its spans \
+                         ended?",
+                        list(&services)
+                    )
+                } else {
+                    let names: Vec<String> = self
+                        .all
+                        .iter()
+                        .filter(|s| s.service == service)
+                        .map(|s| format!("{:?}", s.span.name))
+                        .collect();
+                    format!(
+                        "{service} made no span named {name:?} (its spans: {})",
+                        list(&names)
+                    )
+                };
+                self.fail(&what, hint)
+            }
+        }
+    }
+
+    /// The span of `service` whose span id is `id`, if captured.
+    pub fn by_id(&self, id: SpanId) -> Option<SpanRef<'_>> {
+        self.all
+            .iter()
+            .find(|s| s.span.span_context.span_id() == id)
+            .map(|span| SpanRef { spans: self, span })
+    }
+
+    /// The services that made spans.
+    pub fn services(&self) -> Vec<String> {
+        let mut services: Vec<String> = self.all.iter().map(|s| s.service.clone()).collect();
+        services.sort();
+        services.dedup();
+        services
+    }
+
+    /// The captured spans as the terminal waterfall draws them.
+    pub fn waterfall(&self) -> String {
+        waterfall::render_all(&self.all)
+    }
+
+    /// Fails the check: what went wrong, the hint, and the waterfall.
+    pub fn fail(&self, what: &str, hint: &str) -> ! {
+        panic!(
+            "\n\n✗ {what}\n\n  hint: {hint}\n\nWhat the check captured:\n\n{}",
+            self.waterfall()
+        )
+    }
+
+    fn named(&self, service: &str, name: &str) -> std::vec::IntoIter<&FinishedSpan> {
+        let found: Vec<&FinishedSpan> = self
+            .all
+            .iter()
+            .filter(|s| s.service == service && s.span.name == name)
+            .collect();
+        found.into_iter()
+    }
+}
+
+impl<'a> SpanRef<'a> {
+    /// The captured span.
+    pub fn data(&self) -> &'a FinishedSpan {
+        self.span
+    }
+
+    /// `service: name`, for messages.
+    pub fn label(&self) -> String {
+        format!("{}'s {:?}", self.span.service, self.span.span.name)
+    }
+
+    pub fn trace_id(&self) -> String {
+        self.span.span.span_context.trace_id().to_string()
+    }
+
+    pub fn span_id(&self) -> SpanId {
+        self.span.span.span_context.span_id()
+    }
+
+    /// Expects the span's kind.
+    pub fn is_kind(self, kind: SpanKind, hint: &str) -> Self {
+        if self.span.span.span_kind != kind {
+            self.spans.fail(
+                &format!(
+                    "{} should be a {kind:?} span; it is {:?}",
+                    self.label(),
+                    self.span.span.span_kind
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// The value of attribute `key`, if set.
+    pub fn attribute(&self, key: &str) -> Option<&'a Value> {
+        self.span
+            .span
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    /// Expects attribute `key` to equal `value`.
+    pub fn has_attribute(self, key: &str, value: impl Into<Value>, hint: &str) -> Self {
+        let value = value.into();
+        match self.attribute(key) {
+            Some(found) if *found == value => self,
+            Some(found) => self.spans.fail(
+                &format!(
+                    "{} has {key} = {found:?}; the contract says {value:?}",
+                    self.label()
+                ),
+                hint,
+            ),
+            None => self.spans.fail(
+                &format!(
+                    "{} has no attribute {key} (it should be {value:?}); its attributes: {}",
+                    self.label(),
+                    attributes(&self.span.span.attributes)
+                ),
+                hint,
+            ),
+        }
+    }
+
+    /// Expects attribute `key` to be set, to anything.
+    pub fn has_attribute_key(self, key: &str, hint: &str) -> Self {
+        if self.attribute(key).is_none() {
+            self.spans.fail(
+                &format!(
+                    "{} has no attribute {key}; its attributes: {}",
+                    self.label(),
+                    attributes(&self.span.span.attributes)
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects the span to start a trace of its own: no parent at all.
+    pub fn is_root(self, hint: &str) -> Self {
+        if self.span.span.parent_span_id != SpanId::INVALID {
+            self.spans.fail(
+                &format!(
+                    "{} should start a new trace, but it has a parent ({})",
+                    self.label(),
+                    self.describe_parent()
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects the span to be in the same trace as `other`.
+    pub fn is_in_trace_of(self, other: &SpanRef<'_>, hint: &str) -> Self {
+        if self.trace_id() != other.trace_id() {
+            let detail = if self.span.span.parent_span_id == SpanId::INVALID {
+                "it started a new trace of its own".to_owned()
+            } else {
+                format!("it is in trace {}", self.trace_id())
+            };
+            self.spans.fail(
+                &format!(
+                    "{} should be in the same trace as {} ({}), but {detail}",
+                    self.label(),
+                    other.label(),
+                    other.trace_id()
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects the span to be in a different trace from `other`.
+    pub fn is_not_in_trace_of(self, other: &SpanRef<'_>, hint: &str) -> Self {
+        if self.trace_id() == other.trace_id() {
+            self.spans.fail(
+                &format!(
+                    "{} should be in a different trace from {}, but both are in {}",
+                    self.label(),
+                    other.label(),
+                    self.trace_id()
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects `parent` to be the span's parent.
+    pub fn is_child_of(self, parent: &SpanRef<'_>, hint: &str) -> Self {
+        let data = &self.span.span;
+        if data.parent_span_id != parent.span_id()
+            || data.span_context.trace_id() != parent.span.span.span_context.trace_id()
+        {
+            self.spans.fail(
+                &format!(
+                    "{} should be a child of {}, but its parent is {}",
+                    self.label(),
+                    parent.label(),
+                    self.describe_parent()
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects a link from this span to `target`.
+    pub fn links_to(self, target: &SpanRef<'_>, hint: &str) -> Self {
+        let linked = self.span.span.links.iter().any(|link| {
+            link.span_context.span_id() == target.span_id()
+                && link.span_context.trace_id() == target.span.span.span_context.trace_id()
+        });
+        if !linked {
+            self.spans.fail(
+                &format!(
+                    "{} should link to {}; it has {} link(s)",
+                    self.label(),
+                    target.label(),
+                    self.span.span.links.len()
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects the status to be unset (the contract's "success").
+    pub fn is_ok(self, hint: &str) -> Self {
+        if let Status::Error { description } = &self.span.span.status {
+            self.spans.fail(
+                &format!(
+                    "{} should not be an error, but: {description}",
+                    self.label()
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    /// Expects an Error status.
+    pub fn is_error(self, hint: &str) -> Self {
+        if !matches!(self.span.span.status, Status::Error { .. }) {
+            self.spans.fail(
+                &format!(
+                    "{} should have an Error status; it is {:?}",
+                    self.label(),
+                    self.span.span.status
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
+    fn describe_parent(&self) -> String {
+        let data = &self.span.span;
+        if data.parent_span_id == SpanId::INVALID {
+            return "none: it is a root span".to_owned();
+        }
+        match self.spans.by_id(data.parent_span_id) {
+            Some(parent) => parent.label(),
+            None => format!(
+                "span {} (not captured: remote or unknown)",
+                data.parent_span_id
+            ),
+        }
+    }
+}
+
+fn attributes(attributes: &[KeyValue]) -> String {
+    let list: Vec<String> = attributes
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .collect();
+    list_or_none(&list)
+}
+
+fn list(items: &[String]) -> String {
+    list_or_none(items)
+}
+
+fn list_or_none<T: Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
