@@ -68,6 +68,12 @@ impl EmbeddedKafka {
         })
     }
 
+    /// Leaves the cluster running until the process exits (see `App`'s `Drop`).
+    pub fn leak(mut self) {
+        std::mem::forget(self.stop.take());
+        self.thread.take();
+    }
+
     /// The address to give Kafka clients.
     pub fn kafka(&self) -> &Kafka {
         &self.kafka

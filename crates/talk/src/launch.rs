@@ -123,8 +123,8 @@ pub struct App {
     pub spans: SpanLog,
     services: JoinSet<(ServiceName, anyhow::Result<()>)>,
     producers: Vec<(ServiceName, FutureProducer)>,
-    /// Kept so the embedded cluster lives exactly as long as the app.
-    _embedded: Option<EmbeddedKafka>,
+    /// Kept so the embedded cluster lives as long as the app.
+    embedded: Option<EmbeddedKafka>,
 }
 
 /// Starts the services that `config` names, with `services`' code.
@@ -163,7 +163,7 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
         spans: telemetry.log.clone(),
         services: JoinSet::new(),
         producers: Vec::new(),
-        _embedded: embedded,
+        embedded,
     };
     for name in names {
         let producer = kafka.producer(name.as_str())?;
@@ -232,6 +232,8 @@ impl App {
         for (name, producer) in &self.producers {
             kafka::flush(producer, name.as_str()).await;
         }
+        // Every client has closed, so the embedded cluster can go.
+        drop(self.embedded.take());
         match first_error {
             Some(error) => Err(error),
             None => Ok(()),
@@ -239,9 +241,24 @@ impl App {
     }
 
     /// Stops the app and waits until it has stopped.
+    ///
+    /// Prefer this to dropping the app: see the `Drop` impl.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         self.wait().await
+    }
+}
+
+/// An app dropped without [`App::stop`] (a check that failed, say) still stops its services,
+/// but cannot wait for them. Its embedded cluster is left running until the process exits:
+/// destroying it under consumers that are still closing makes each of them wait for a broker
+/// that is gone, for up to a minute.
+impl Drop for App {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(embedded) = self.embedded.take() {
+            embedded.leak();
+        }
     }
 }
 

@@ -1,0 +1,221 @@
+//! Step 02's check: every service makes the spans of the trace contract.
+//!
+//! Each consumer's `process message` is still the root of its own trace: connecting the traces
+//! is the work of steps 03 and 04.
+
+use check::TestApp;
+use check::otlp::OtlpReceiver;
+use opentelemetry::trace::SpanKind;
+use std::time::Duration;
+use talk::Config;
+use talk::telemetry::Otlp;
+use tracing_talk::Step;
+
+const PROVIDER: &str = "Does each service build its own SdkTracerProvider (telemetry::init) \
+    with its service.name, add the span log processor, and take its tracer from it?";
+const SERVER_SPAN: &str = "chat-api wraps each /message request in a SERVER span named \
+    \"{method} {route}\" (the trace_request middleware), with http.request.method, http.route \
+    and http.response.status_code from opentelemetry_semantic_conventions::attribute.";
+const CONSUMER_SPAN: &str = "Each consumer starts a \"process message\" span with \
+    SpanKind::Consumer for every record, and ends it when the record is done.";
+
+/// `hello`: chat-api's SERVER span, and a `process message` in each consumer, with
+/// `store message` under storage-service's.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_service_makes_its_spans() {
+    let app = TestApp::start(Step).await;
+    let sent = app.post("ann", "lobby", "hello").await;
+    let spans = app
+        .wait_for_spans(
+            "the spans of 'hello' in all three services",
+            PROVIDER,
+            |s| {
+                // Parents end after their children: wait for the outermost spans.
+                s.has("chat-api", "POST /message")
+                    && s.has("storage-service", "process message")
+                    && s.has("giphy-service", "process message")
+            },
+        )
+        .await;
+
+    let post = spans
+        .one("chat-api", "POST /message", SERVER_SPAN)
+        .is_kind(SpanKind::Server, SERVER_SPAN)
+        .has_attribute("http.request.method", "POST", SERVER_SPAN)
+        .has_attribute("http.route", "/message", SERVER_SPAN)
+        .has_attribute(
+            "http.response.status_code",
+            202,
+            "Set the status code after the handler has answered.",
+        )
+        .is_ok("A 202 is a success: leave the status unset.");
+    assert_eq!(
+        sent.trace_id.as_deref(),
+        Some(post.trace_id().as_str()),
+        "POST /message should answer with trace_id: the trace of its SERVER span"
+    );
+
+    let process = spans
+        .one("storage-service", "process message", CONSUMER_SPAN)
+        .is_kind(SpanKind::Consumer, CONSUMER_SPAN)
+        .is_root("In step 02, a consumer knows nothing of the producer's trace yet: start from an empty Context.");
+    spans
+        .one("storage-service", "store message", "Wrap the store call in a \"store message\" span.")
+        .is_kind(SpanKind::Internal, "Work inside a service is an INTERNAL span (the default kind).")
+        .is_child_of(&process, "Start \"store message\" with the context that holds \"process message\" as its parent.")
+        .is_ok("Storing worked: leave the status unset.");
+    spans
+        .one("giphy-service", "process message", CONSUMER_SPAN)
+        .is_kind(SpanKind::Consumer, CONSUMER_SPAN)
+        .is_root("In step 02, a consumer knows nothing of the producer's trace yet.");
+    app.stop().await;
+}
+
+/// `/giphy cats`: giphy-service's `process message` carries the query, and the search is a
+/// `GET` CLIENT span under it.
+#[tokio::test(flavor = "multi_thread")]
+async fn giphy_search_is_a_client_span() {
+    let app = TestApp::start(Step).await;
+    app.post("ann", "lobby", "/giphy cats").await;
+    let spans = app
+        .wait_for_spans(
+            "giphy-service's GET span",
+            "giphy-service wraps the Giphy search in a CLIENT span named \"GET\".",
+            |s| {
+                s.has("giphy-service", "GET")
+                    && s.every("giphy-service", "process message")
+                        .iter()
+                        .any(|p| p.attribute("giphy.query").is_some())
+            },
+        )
+        .await;
+    let process = spans
+        .every("giphy-service", "process message")
+        .into_iter()
+        .find(|p| p.attribute("giphy.query").is_some())
+        .unwrap_or_else(|| {
+            spans.fail(
+                "no giphy-service \"process message\" span has the attribute giphy.query",
+                "Add giphy.query (the topic after /giphy) to the span of a message that asks for one.",
+            )
+        })
+        .has_attribute("giphy.query", "cats", "giphy.query is the text after \"/giphy \".");
+    let hint = "The GET span is a CLIENT span with http.request.method, server.address and \
+                http.response.status_code.";
+    spans
+        .one("giphy-service", "GET", hint)
+        .is_kind(SpanKind::Client, hint)
+        .is_child_of(
+            &process,
+            "Start the GET span with the context of \"process message\".",
+        )
+        .has_attribute("http.request.method", "GET", hint)
+        .has_attribute_key("server.address", hint)
+        .has_attribute("http.response.status_code", 200, hint)
+        .is_ok("The stand-in answered 200: leave the status unset.");
+    app.stop().await;
+}
+
+/// A caller that sends a `traceparent` gets its POST span in the caller's trace.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_traceparent_from_the_caller_is_honoured() {
+    let app = TestApp::start(Step).await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let answer = reqwest::Client::new()
+        .post(format!("{}/message", app.base))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&serde_json::json!({"author": "ann", "room": "lobby", "message": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let spans = app
+        .wait_for_spans("chat-api's POST span", SERVER_SPAN, |s| {
+            s.has("chat-api", "POST /message")
+        })
+        .await;
+    let post = spans.one("chat-api", "POST /message", SERVER_SPAN);
+    if post.trace_id() != trace_id {
+        spans.fail(
+            &format!(
+                "the POST span started trace {} instead of joining the caller's {trace_id}",
+                post.trace_id()
+            ),
+            "Extract the parent context from the request headers with TraceContextPropagator and \
+             opentelemetry_http::HeaderExtractor, and start the SERVER span with it.",
+        );
+    }
+    assert_eq!(
+        post.data().span.parent_span_id.to_string(),
+        "00f067aa0ba902b7"
+    );
+    app.stop().await;
+}
+
+/// `GET /message` has its SERVER span too.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_messages_is_traced() {
+    let app = TestApp::start(Step).await;
+    app.messages("lobby").await;
+    let spans = app
+        .wait_for_spans("chat-api's GET span", SERVER_SPAN, |s| {
+            s.has("chat-api", "GET /message")
+        })
+        .await;
+    spans
+        .one("chat-api", "GET /message", SERVER_SPAN)
+        .is_kind(SpanKind::Server, SERVER_SPAN)
+        .has_attribute("http.request.method", "GET", SERVER_SPAN)
+        .has_attribute("http.route", "/message", SERVER_SPAN)
+        .has_attribute("http.response.status_code", 200, SERVER_SPAN);
+    app.stop().await;
+}
+
+/// Spans really leave the process over OTLP, by gRPC (the default) and by HTTP, and the
+/// providers flush their last batch when the app stops.
+#[tokio::test(flavor = "multi_thread")]
+async fn spans_are_exported_over_otlp() {
+    for (protocol, receiver) in [
+        ("grpc", OtlpReceiver::grpc().await),
+        ("http/protobuf", OtlpReceiver::http().await),
+    ] {
+        let config = Config {
+            otlp: Otlp::To {
+                endpoint: receiver.endpoint.clone(),
+                http: protocol != "grpc",
+            },
+            ..Config::embedded()
+        };
+        let app = TestApp::start_with(Step, config).await;
+        let sent = app.post("ann", "lobby", "hello").await;
+        app.wait_for_spans("both consumers' spans", PROVIDER, |s| {
+            s.has("storage-service", "process message") && s.has("giphy-service", "process message")
+        })
+        .await;
+        // Stopping shuts the providers down, which exports what is still batched.
+        app.stop().await;
+        let hint = format!(
+            "Did telemetry::init add the OTLP exporter with with_batch_exporter, and does each \
+             service call telemetry::shutdown when it stops? (protocol {protocol})"
+        );
+        for (service, name) in [
+            ("chat-api", "POST /message"),
+            ("storage-service", "process message"),
+            ("giphy-service", "process message"),
+        ] {
+            let got = receiver
+                .wait_for(service, name, Duration::from_secs(5))
+                .await;
+            assert!(
+                got.is_some(),
+                "\n✗ the OTLP receiver ({protocol}) never got {service}'s {name:?}; it got {:?}\n  hint: {hint}",
+                receiver.received()
+            );
+        }
+        let post = receiver
+            .wait_for("chat-api", "POST /message", Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(Some(post.trace_id), sent.trace_id);
+    }
+}
