@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::telemetry::Otlp;
 
@@ -45,6 +45,10 @@ pub struct Config {
     #[arg(long, env = "TALK_WATERFALL", default_value = "on", value_parser = ["on", "off"])]
     pub waterfall: String,
 
+    /// From step 03: how chat-api hands a message to Kafka (the book's `KSEND`).
+    #[arg(long, env = "TALK_SEND_MODE", value_enum, default_value_t = SendMode::Async)]
+    pub send_mode: SendMode,
+
     /// Where spans are exported: from the standard `OTEL_*` variables, never from flags.
     #[arg(skip = Otlp::from_env())]
     pub otlp: Otlp,
@@ -61,6 +65,18 @@ pub enum Mode {
     GiphyService,
     /// Only the embedded Kafka, for single-service processes to share (no Docker needed).
     Broker,
+}
+
+/// How chat-api sends a message to Kafka, after the book's `KSEND` setting (step 03 on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SendMode {
+    /// In the request handler: the POST answers once Kafka has the record.
+    Sync,
+    /// In a spawned task that does not carry the trace context (the book's `async1`): the send
+    /// starts a trace of its own. Broken on purpose, to show what goes wrong.
+    AsyncLost,
+    /// In a spawned task that carries the trace context (the book's `async2`).
+    Async,
 }
 
 /// One of the app's three services.
@@ -102,6 +118,7 @@ impl Config {
             giphy_base_url: None,
             jaeger_ui_url: "http://localhost:16686".into(),
             waterfall: "off".into(),
+            send_mode: SendMode::Async,
             otlp: Otlp::Off,
         }
     }

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Mode, ServiceName};
+use crate::config::{Config, Mode, SendMode, ServiceName};
 use crate::consume::{self, Handler};
 use crate::embedded::{self, EmbeddedKafka};
 use crate::giphy;
@@ -59,6 +59,8 @@ pub struct ChatApi {
     pub shutdown: CancellationToken,
     /// Where spans go (from step 02 on).
     pub telemetry: Telemetry,
+    /// How to send to Kafka (from step 03 on).
+    pub send_mode: SendMode,
     listener: TcpListener,
     readiness: Readiness,
     jaeger_ui_url: String,
@@ -184,6 +186,7 @@ pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<
                     store: store.clone(),
                     shutdown: shutdown.clone(),
                     telemetry: telemetry.clone(),
+                    send_mode: config.send_mode,
                     listener,
                     readiness: readiness.clone(),
                     jaeger_ui_url: config.jaeger_ui_url.clone(),

@@ -1,0 +1,145 @@
+//! chat-api: the HTTP front of the chat.
+//!
+//! `POST /message` accepts a message and publishes it to Kafka; `GET /message` reads a room
+//! from the store. The chat page, its images and `/healthz` come from `talk::http`.
+//!
+//! Every request to `/message` runs inside a SERVER span, made by the [`trace_request`]
+//! middleware.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute::{
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::FutureProducer;
+use talk::http::{ApiError, RoomQuery, ValidMessage};
+use talk::{ChatApi, Message, Store};
+// TODO(03): scaffolding, nothing to change here: chat-api's --send-mode.
+use talk::SendMode;
+// END TODO(03)
+
+use crate::telemetry;
+
+/// What the handlers share. All fields are cheap to clone.
+#[derive(Clone)]
+struct AppState {
+    producer: FutureProducer,
+    store: Store,
+    tracer: SdkTracer,
+    // TODO(03): scaffolding, nothing to change here.
+    #[allow(dead_code)] // read once you write the send modes
+    send_mode: SendMode,
+    // END TODO(03)
+}
+
+/// Serves the chat API until shutdown.
+pub async fn run(service: ChatApi) -> anyhow::Result<()> {
+    let provider = telemetry::init("chat-api", &service.telemetry)?;
+    let state = AppState {
+        producer: service.producer.clone(),
+        store: service.store.clone(),
+        tracer: provider.tracer("chat-api"),
+        // TODO(03): scaffolding, nothing to change here.
+        send_mode: service.send_mode,
+        // END TODO(03)
+    };
+    let routes = Router::new()
+        .route("/message", post(post_message).get(get_messages))
+        // `route_layer`, not `layer`: it runs after routing, so the route is known.
+        .route_layer(middleware::from_fn_with_state(state.clone(), trace_request))
+        .with_state(state);
+    let served = service.serve(routes).await;
+    telemetry::shutdown(provider).await;
+    served
+}
+
+// ANCHOR: trace_request
+/// Runs a request inside a SERVER span named `{method} {route}`, e.g. `POST /message`.
+///
+/// The span's context goes into the request's extensions, so handlers can find it.
+async fn trace_request(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    // A caller that is itself traced sends a `traceparent` header: continue its trace.
+    // Without one, `parent` is empty and the span starts a new trace.
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+    let method = request.method().to_string();
+    let span = state
+        .tracer
+        .span_builder(format!("{method} {}", route.as_str()))
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new(HTTP_REQUEST_METHOD, method),
+            KeyValue::new(HTTP_ROUTE, route.as_str().to_owned()),
+        ])
+        .start_with_context(&state.tracer, &parent);
+    let cx = parent.with_span(span);
+    request.extensions_mut().insert(cx.clone());
+
+    // TODO(03): make `cx` the current context while the handler runs, so that spans started
+    // in the handler become children of the SERVER span. Chapter 03, task 2.
+    // END TODO(03)
+    let response = next.run(request).await;
+
+    let span = cx.span();
+    let status = response.status();
+    span.set_attribute(KeyValue::new(
+        HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    ));
+    // For a server, a 4xx is the client's mistake, not a failure of this service.
+    if status.is_server_error() {
+        span.set_status(Status::error(status.to_string()));
+    }
+    span.end();
+    response
+}
+// ANCHOR_END: trace_request
+
+/// `POST /message`: accept the message, publish it, answer `202 Accepted`.
+///
+/// 202 rather than 201: the message is on its way (in Kafka), not yet stored.
+async fn post_message(
+    State(state): State<AppState>,
+    Extension(cx): Extension<Context>,
+    ValidMessage(new): ValidMessage,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let mut message = Message::accept(new);
+    // ANCHOR: trace_id
+    // The page links each message to its trace in Jaeger.
+    message.trace_id = Some(cx.span().span_context().trace_id().to_string());
+    // ANCHOR_END: trace_id
+    // TODO(03): publish through messaging::send_message, as `state.send_mode` says:
+    //   Sync: here, in the handler;
+    //   AsyncLost: in `tokio::spawn`, without the context (broken on purpose);
+    //   Async: in `tokio::spawn`, with the context.
+    // Chapter 03, task 3.
+    // END TODO(03)
+    talk::kafka::publish(&state.producer, &message, OwnedHeaders::new())
+        .await
+        .map_err(ApiError::Publish)?;
+    Ok((StatusCode::ACCEPTED, Json(message)))
+}
+
+/// `GET /message?room=…&limit=…`: the room's latest messages, oldest first.
+async fn get_messages(
+    State(state): State<AppState>,
+    query: RoomQuery,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let messages = state.store.list(&query.room, query.limit).await?;
+    Ok(Json(messages))
+}
