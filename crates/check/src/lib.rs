@@ -161,6 +161,12 @@ impl TestApp {
         messages.into_iter().find(|m| m.id == id).unwrap()
     }
 
+    /// The app's Kafka (the embedded cluster), for checks that produce or consume records
+    /// themselves.
+    pub fn kafka(&self) -> &talk::kafka::Kafka {
+        &self.app.kafka
+    }
+
     /// Every span finished so far, by every service.
     pub fn spans(&self) -> Spans {
         Spans::new(self.app.spans.spans())
