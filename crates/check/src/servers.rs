@@ -27,7 +27,11 @@ impl RedisServer {
     /// Starts `redis-server` on a free port, or returns `None` (after printing why) when the
     /// binary is missing.
     pub fn start() -> Option<RedisServer> {
-        let port = free_port();
+        RedisServer::start_on(free_port())
+    }
+
+    /// Starts `redis-server` on `port` (to bring a killed server back at the same address).
+    pub fn start_on(port: u16) -> Option<RedisServer> {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -55,6 +59,11 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(20));
         }
         Some(server)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     /// Stops the server, as if Redis went down.

@@ -249,3 +249,42 @@ async fn health_and_page_are_served() {
 fn uuid_like(id: &str) -> bool {
     id.len() == 36 && id.chars().filter(|c| *c == '-').count() == 4
 }
+
+/// With Redis down, reading answers 503 with a reason, posting still works, and nothing is
+/// lost: storage-service keeps retrying and stores the message once Redis is back.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_down_answers_503_and_loses_nothing() {
+    let Some(mut redis) = check::servers::RedisServer::start() else {
+        return;
+    };
+    let config = talk::Config {
+        redis_url: Some(redis.url.clone()),
+        ..talk::Config::embedded()
+    };
+    let app = TestApp::start_with(Step, config).await;
+    let before = app.post("ann", "lobby", "before").await;
+    app.wait_for_message("lobby", &before.id, "'before' in Redis", |_| true)
+        .await;
+
+    redis.kill();
+    let (status, answer) = app.get("/message?room=lobby").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "answer: {answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("store")),
+        "{answer}"
+    );
+    let during = app.post("ann", "lobby", "during the outage").await;
+
+    // The test's Redis keeps nothing on disk, so the new one starts empty: what matters is
+    // that the message posted during the outage arrives.
+    let _redis = check::servers::RedisServer::start_on(redis.port()).expect("restarting redis");
+    app.wait_for_messages(
+        "lobby",
+        "'during the outage' stored once Redis is back",
+        |all| all.iter().any(|m| m.id == during.id),
+    )
+    .await;
+    app.stop().await;
+}
