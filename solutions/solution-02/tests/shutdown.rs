@@ -1,0 +1,46 @@
+//! Stopping with a collector that never answers: the providers' last flush is bounded, so the
+//! app still exits cleanly, well within 10 s.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use check::process::Spawned;
+
+/// This step's binary (`exercise-NN` or `solution-NN`, whichever crate these tests belong to).
+const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+
+#[test]
+fn sigterm_with_a_silent_collector_still_exits_0_quickly() {
+    // A "collector" that accepts connections and never says a word: the worst case, worse
+    // than one that is down (which refuses at once).
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let mut app = Spawned::start(
+        "the app",
+        BINARY,
+        &[],
+        &[
+            ("CHAT_API_ADDR", "127.0.0.1:0"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ],
+    );
+    let chat = app.chat_url();
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{chat}/message"))
+        .json(&serde_json::json!({"author": "ann", "room": "lobby", "message": "bye"}))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+
+    let asked = Instant::now();
+    app.terminate();
+    let status = app.wait(Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the app should exit cleanly; it printed:\n{}",
+        app.lines().join("\n")
+    );
+    assert!(asked.elapsed() < Duration::from_secs(10));
+    drop(silent);
+}
