@@ -1,10 +1,12 @@
 //! The terminal waterfall: a trace drawn as text, so a learner without Jaeger still sees it.
 //!
 //! ```text
-//! trace 5b8efff798038103d269b633813fc60c · 3 services · 14.2 ms
-//!   chat-api         POST /message            SERVER    [■■■■■■■■■■■■■■■■          ]   9.1 ms
-//!   chat-api         └─ send message          PRODUCER  [  ■■■■■■■■■■■■■           ]   7.0 ms
-//!   storage-service     └─ process message    CONSUMER  [                ■■■■■■■■■ ]   4.9 ms
+//! trace cfdd686aa07e2eccc602d83fd1ab7ffd · 3 services · 4.0 ms
+//!   chat-api         POST /message                    SERVER    [■■                          ]   0.1 ms
+//!   chat-api         └─ send message                  PRODUCER  [  ■■■■■■■■■■                ]   1.3 ms
+//!   storage-service     └─ process message            CONSUMER  [        ■                   ]   0.1 ms
+//!   storage-service        └─ store message           INTERNAL  [        ■                   ]   0.0 ms
+//!   giphy-service       └─ process message            CONSUMER  [                           ■]   0.0 ms
 //! ```
 //!
 //! Each line is one span: its service, its name indented under its parent, its kind, a bar
@@ -133,7 +135,7 @@ fn draw(
     };
     let _ = writeln!(
         out,
-        "  {:<16} {:<28} {:<9} [{}] {:>8}{error}",
+        "  {:<16} {:<32} {:<9} [{}] {:>8}{error}",
         span.service,
         name,
         kind(&data.span_kind),
@@ -154,7 +156,7 @@ fn draw(
         } else {
             format!("in another trace, {}", target.trace_id())
         };
-        let _ = writeln!(out, "  {:<16} {:<28} ↪ link to {what}, {place}", "", "");
+        let _ = writeln!(out, "  {:<16} {:<32} ↪ link to {what}, {place}", "", "");
     }
     if let Some(list) = children.get(&data.span_context.span_id()) {
         for child in list {
