@@ -131,8 +131,16 @@ pub struct App {
 
 /// Starts the services that `config` names, with `services`' code.
 pub async fn start<S: Services>(services: S, config: &Config) -> anyhow::Result<App> {
+    start_with_shutdown(services, config, CancellationToken::new()).await
+}
+
+/// [`start`], stopped by `shutdown`, which may be cancelled even while waiting for Kafka.
+pub async fn start_with_shutdown<S: Services>(
+    services: S,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<App> {
     let names = config.services();
-    let shutdown = CancellationToken::new();
     let (kafka, embedded) = find_kafka(config, &shutdown).await?;
     let store = match &config.redis_url {
         Some(url) => Store::redis(url).context("REDIS_URL is not a Redis URL")?,
@@ -328,8 +336,14 @@ pub fn main<S: Services>(services: S) -> ExitCode {
         if config.mode == Some(Mode::Broker) {
             return run_broker().await;
         }
-        let app = start(services, &config).await?;
-        cancel_on_signal(app.shutdown.clone());
+        // Signals are handled from the start: Kafka may keep the app waiting before it runs.
+        let shutdown = CancellationToken::new();
+        cancel_on_signal(shutdown.clone());
+        let app = match start_with_shutdown(services, &config, shutdown.clone()).await {
+            Ok(app) => app,
+            Err(_) if shutdown.is_cancelled() => return Ok(()),
+            Err(error) => return Err(error),
+        };
         banner(&config, &app);
         let shutdown = app.shutdown.clone();
         let wait = app.wait();

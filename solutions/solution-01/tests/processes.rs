@@ -111,3 +111,40 @@ fn one_process_per_service_with_redis() {
         }
     }
 }
+
+/// Kafka unreachable at start: one clear message, the process keeps trying, and Ctrl-C still
+/// stops it cleanly.
+#[test]
+fn unreachable_kafka_is_reported_and_retried() {
+    let dead = format!("127.0.0.1:{}", check::servers::free_port());
+    let mut app = Spawned::start(
+        "chat-api",
+        BINARY,
+        &["chat-api"],
+        &[
+            ("KAFKA_BROKERS", dead.as_str()),
+            ("CHAT_API_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    let line = app.wait_for_line("cannot reach Kafka", Duration::from_secs(15));
+    assert!(
+        line.contains(&dead),
+        "the message should name the address: {line}"
+    );
+    assert!(app.lines().iter().all(|l| !l.contains("panicked")));
+
+    app.terminate();
+    let status = app.wait(Duration::from_secs(10));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "output:\n{}",
+        app.lines().join("\n")
+    );
+    let warnings = app
+        .lines()
+        .iter()
+        .filter(|l| l.contains("cannot reach Kafka"))
+        .count();
+    assert_eq!(warnings, 1, "say it once, not on every retry");
+}
