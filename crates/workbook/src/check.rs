@@ -1,0 +1,194 @@
+//! `cargo workbook check NN`: run a step's check in the learner's terminal, remember the
+//! result, and say what to do next.
+//!
+//! The check is the step's `tests/`, run by plain `cargo test`, so its output is cargo's own
+//! and the same command works without the runner. The runner adds the advice around it, and
+//! never moves on by itself: the learner decides when to start the next step.
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result};
+
+use crate::{
+    cargo,
+    status::{self, CheckResult, StatusRecord},
+    steps::{Step, Workbook},
+    ui,
+};
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    Failed,
+    /// The crate did not compile, so no test ran.
+    DoesNotBuild,
+}
+
+/// Runs the check of the step named `arg`: the exercise's, or with `solution` the solution's
+/// (for maintainers; it does not touch the learner's record). `test_args` go to the test
+/// binaries, e.g. a test name to run only that test.
+pub fn run(
+    workbook: &Workbook,
+    arg: &str,
+    solution: bool,
+    test_args: &[String],
+) -> Result<ExitCode> {
+    let step = workbook.resolve(arg)?;
+    let (dir, package, folder) = if solution {
+        (
+            step.solution.as_ref(),
+            step.id.solution_package(),
+            "solutions",
+        )
+    } else {
+        (
+            step.exercise.as_ref(),
+            step.id.exercise_package(),
+            "exercises",
+        )
+    };
+    let dir = dir.with_context(|| {
+        let restore = if solution {
+            String::new()
+        } else {
+            format!(
+                "; cargo workbook reset {} brings the exercise back",
+                step.id
+            )
+        };
+        format!(
+            "{folder}/{package} is missing. Was it renamed or deleted? `git status` shows what \
+             changed{restore}."
+        )
+    })?;
+
+    let title = format!(
+        "Step {} · {}: cargo test -p {package}",
+        step.id,
+        step.title()
+    );
+    anstream::println!("{}", ui::paint(ui::NOTE, title));
+    let outcome = test(workbook, &package, test_args)?;
+
+    println!();
+    if solution {
+        let verdict = match outcome {
+            Outcome::Passed => ui::paint(ui::PASS, "passes"),
+            Outcome::Failed => ui::paint(ui::FAIL, "fails"),
+            Outcome::DoesNotBuild => ui::paint(ui::FAIL, "does not compile"),
+        };
+        anstream::println!("{} {verdict}.", workbook.relative(dir));
+    } else {
+        remember(workbook, step, outcome);
+        advise(workbook, step, outcome);
+    }
+    Ok(match outcome {
+        Outcome::Passed => ExitCode::SUCCESS,
+        Outcome::Failed | Outcome::DoesNotBuild => ExitCode::FAILURE,
+    })
+}
+
+/// `cargo test -p <package>`, with cargo's output going straight to the terminal.
+///
+/// It builds first (`--no-run`), so that a compile error gets advice about compile errors
+/// rather than about the step's concepts; the test run then finds everything built.
+fn test(workbook: &Workbook, package: &str, test_args: &[String]) -> Result<Outcome> {
+    let colour = format!("--color={}", ui::cargo_colour());
+    let mut build = cargo::command(&workbook.root);
+    build.args(["test", "-p", package, "--no-run", &colour]);
+    if !succeeds(build, package)? {
+        return Ok(Outcome::DoesNotBuild);
+    }
+    let mut test = cargo::command(&workbook.root);
+    test.args(["test", "-p", package, &colour, "--"]);
+    if colour == "--color=never" {
+        // libtest picks its own colours; keep it in line with ours.
+        test.args(["--color", "never"]);
+    }
+    test.args(test_args);
+    Ok(if succeeds(test, package)? {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn succeeds(mut command: Command, package: &str) -> Result<bool> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run cargo test -p {package}; is cargo on your PATH?"))?;
+    Ok(status.success())
+}
+
+/// Records the result for the step list. Failing to write it is not worth failing the check.
+fn remember(workbook: &Workbook, step: &Step, outcome: Outcome) {
+    let path = status::status_path(&workbook.root);
+    let mut record = StatusRecord::load(&path);
+    let result = match outcome {
+        Outcome::Passed => CheckResult::Passed,
+        Outcome::Failed | Outcome::DoesNotBuild => CheckResult::Failing,
+    };
+    record.record(step.id, result);
+    if let Err(error) = record.save(&path) {
+        eprintln!(
+            "note: could not record the result in {}: {error}",
+            path.display()
+        );
+    }
+}
+
+/// What to do after a check: fix the build, read the failure and the hints, or compare and
+/// move on.
+fn advise(workbook: &Workbook, step: &Step, outcome: Outcome) {
+    let id = step.id;
+    let diff = ui::paint(ui::COMMAND, format!("cargo workbook diff {id}"));
+    let check = ui::paint(ui::COMMAND, format!("cargo workbook check {id}"));
+    match outcome {
+        Outcome::DoesNotBuild => {
+            let headline = format!("exercise-{id} does not compile yet.");
+            anstream::println!("{}", ui::paint(ui::FAIL, headline));
+            anstream::println!(
+                "Fix the first error above: the compiler names the file and line, and its `help:` \
+                 lines often say how. Then run {check} again."
+            );
+        }
+        Outcome::Failed => {
+            anstream::println!(
+                "{}",
+                ui::paint(ui::FAIL, format!("Step {id} does not pass yet."))
+            );
+            anstream::println!(
+                "Read the failure above: it names the concept that is missing. Hints: chapter \
+                 {id}{}, section Hints. Stuck? {diff} shows the solution.",
+                chapter_location(workbook, step)
+            );
+        }
+        Outcome::Passed => {
+            let headline = ui::paint(ui::PASS, format!("Step {id} passes."));
+            anstream::println!("{headline} Compare with the solution: {diff}.");
+            match workbook.next(id) {
+                Some(next) => anstream::println!(
+                    "Next: read chapter {} · {}{}, then edit exercises/exercise-{} and run {}.",
+                    next.id,
+                    next.title(),
+                    chapter_location(workbook, next),
+                    next.id,
+                    ui::paint(ui::COMMAND, format!("cargo workbook check {}", next.id))
+                ),
+                None => anstream::println!(
+                    "That was the last step: well done. `cargo workbook` shows where every step \
+                     stands."
+                ),
+            }
+        }
+    }
+}
+
+/// ` (book/src/steps/02-first-spans.md)`, or nothing when the chapter is missing.
+fn chapter_location(workbook: &Workbook, step: &Step) -> String {
+    step.chapter
+        .as_ref()
+        .map(|file| format!(" ({})", workbook.relative(&file.path)))
+        .unwrap_or_default()
+}

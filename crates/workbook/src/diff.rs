@@ -1,0 +1,329 @@
+//! `cargo workbook diff NN`: the learner's exercise against the solution, as a unified diff.
+//!
+//! It compares files directly, with no git, so it works offline and on a download without
+//! history. `--step` compares solution NN-1 with solution NN instead: what the step itself
+//! changes, which is what the chapter teaches.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use similar::TextDiff;
+
+use crate::{
+    files::{self, CrateFiles},
+    steps::{Step, Workbook},
+    ui,
+};
+
+/// One crate, as one side of a comparison.
+pub struct Side {
+    /// `exercises/exercise-02`, for the headers.
+    pub label: String,
+    /// `exercise-02`: its name line in `Cargo.toml` is left out of the comparison.
+    pub package: String,
+    pub files: CrateFiles,
+}
+
+impl Side {
+    pub fn read(workbook: &Workbook, dir: &Path, package: String) -> Result<Side> {
+        let files =
+            files::read_crate(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        Ok(Side {
+            label: workbook.relative(dir),
+            package,
+            files,
+        })
+    }
+
+    /// A file's text as compared: `Cargo.toml` without the package name line.
+    fn text(&self, path: &str) -> Option<Result<String, ()>> {
+        let bytes = self.files.get(path)?;
+        let text = String::from_utf8(bytes.clone()).map_err(|_| ());
+        Some(match text {
+            Ok(text) if path == "Cargo.toml" => {
+                Ok(files::without_package_name(&text, &self.package))
+            }
+            other => other,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Changed,
+    /// Only in the new side.
+    Added,
+    /// Only in the old side.
+    Removed,
+}
+
+/// One file that differs.
+#[derive(Debug)]
+pub struct FileDiff {
+    pub path: String,
+    pub change: Change,
+    /// A unified diff with `---`/`+++` headers, without colour.
+    pub unified: String,
+}
+
+/// The files that differ between `old` and `new`, in path order.
+pub fn compare(old: &Side, new: &Side) -> Vec<FileDiff> {
+    let mut paths: Vec<&String> = old.files.keys().chain(new.files.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let mut diffs = Vec::new();
+    for path in paths {
+        let old_name = format!("{}/{path}", old.label);
+        let new_name = format!("{}/{path}", new.label);
+        let (change, before, after, headers) = match (old.text(path), new.text(path)) {
+            (Some(before), Some(after)) => (Change::Changed, before, after, (old_name, new_name)),
+            (None, Some(after)) => (
+                Change::Added,
+                Ok(String::new()),
+                after,
+                ("/dev/null".into(), new_name),
+            ),
+            (Some(before), None) => (
+                Change::Removed,
+                before,
+                Ok(String::new()),
+                (old_name, "/dev/null".into()),
+            ),
+            (None, None) => continue,
+        };
+        let unified = match (before, after) {
+            (Ok(before), Ok(after)) if before == after => continue,
+            (Ok(before), Ok(after)) => TextDiff::from_lines(&before, &after)
+                .unified_diff()
+                .context_radius(3)
+                .header(&headers.0, &headers.1)
+                .to_string(),
+            _ if old.files.get(path) == new.files.get(path) => continue,
+            _ => format!("Binary files {} and {} differ\n", headers.0, headers.1),
+        };
+        diffs.push(FileDiff {
+            path: path.clone(),
+            change,
+            unified,
+        });
+    }
+    diffs
+}
+
+/// A unified diff with colours: removed lines red, added green, hunk headers cyan.
+pub fn paint(unified: &str) -> String {
+    let mut painted = String::with_capacity(unified.len() * 2);
+    for line in unified.split_inclusive('\n') {
+        let (text, newline) = match line.strip_suffix('\n') {
+            Some(text) => (text, "\n"),
+            None => (line, ""),
+        };
+        let style = if text.starts_with("+++") || text.starts_with("---") {
+            ui::STRONG
+        } else if text.starts_with('+') {
+            anstyle::AnsiColor::Green.on_default()
+        } else if text.starts_with('-') {
+            anstyle::AnsiColor::Red.on_default()
+        } else if text.starts_with("@@") {
+            anstyle::AnsiColor::Cyan.on_default()
+        } else {
+            anstyle::Style::new()
+        };
+        painted.push_str(&ui::paint(style, text));
+        painted.push_str(newline);
+    }
+    painted
+}
+
+/// `cargo workbook diff NN [--step]`.
+pub fn run(workbook: &Workbook, arg: &str, whole_step: bool) -> Result<()> {
+    let step = workbook.resolve(arg)?;
+    let (old, new, intro) = if whole_step {
+        let Some(previous) = workbook.previous(step.id) else {
+            anstream::println!(
+                "Step {} is the first step: there is no previous step to compare with.\n\
+                 To compare your exercise with its solution, run {}.",
+                step.id,
+                ui::paint(ui::COMMAND, format!("cargo workbook diff {}", step.id))
+            );
+            return Ok(());
+        };
+        let old = solution_side(workbook, previous)?;
+        let new = solution_side(workbook, step)?;
+        let intro = format!(
+            "What step {} changes: {} (-) → {} (+).",
+            step.id, old.label, new.label
+        );
+        (old, new, intro)
+    } else {
+        let dir = step
+            .exercise
+            .as_ref()
+            .with_context(|| missing(step, "exercises", "exercise"))?;
+        let old = Side::read(workbook, dir, step.id.exercise_package())?;
+        let new = solution_side(workbook, step)?;
+        let intro = format!(
+            "Your {} (-) against {} (+): lines with + are the solution's.",
+            old.label, new.label
+        );
+        (old, new, intro)
+    };
+
+    let diffs = compare(&old, &new);
+    if diffs.is_empty() {
+        anstream::println!(
+            "{} and {} are the same (apart from the package name in Cargo.toml).",
+            old.label,
+            new.label
+        );
+        return Ok(());
+    }
+    anstream::println!("{}\n", ui::paint(ui::NOTE, intro));
+    for diff in &diffs {
+        anstream::print!("{}", paint(&diff.unified));
+    }
+    let summary: Vec<String> = diffs
+        .iter()
+        .map(|diff| match diff.change {
+            Change::Changed => diff.path.clone(),
+            Change::Added => format!("{} (only in {})", diff.path, new.label),
+            Change::Removed => format!("{} (only in {})", diff.path, old.label),
+        })
+        .collect();
+    let files = if diffs.len() == 1 {
+        "file differs"
+    } else {
+        "files differ"
+    };
+    anstream::println!("\n{} {files}: {}.", diffs.len(), summary.join(", "));
+    Ok(())
+}
+
+fn solution_side(workbook: &Workbook, step: &Step) -> Result<Side> {
+    let dir = step
+        .solution
+        .as_ref()
+        .with_context(|| missing(step, "solutions", "solution"))?;
+    Side::read(workbook, dir, step.id.solution_package())
+}
+
+/// The message for a step folder that is not there.
+fn missing(step: &Step, folder: &str, kind: &str) -> String {
+    format!(
+        "{folder}/{kind}-{id} is missing, so there is nothing to compare. Was it renamed or \
+         deleted? `git status` shows what changed; cargo workbook reset {id} restores an exercise.",
+        id = step.id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(label: &str, package: &str, files: &[(&str, &str)]) -> Side {
+        Side {
+            label: label.to_string(),
+            package: package.to_string(),
+            files: files
+                .iter()
+                .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
+                .collect(),
+        }
+    }
+
+    const MANIFEST: &str = "[package]\nname = \"PKG\"\nversion = \"0.1.0\"\n";
+
+    #[test]
+    fn an_exercise_equal_to_its_solution_but_for_the_name_has_no_diff() {
+        let exercise = side(
+            "exercises/exercise-02",
+            "exercise-02",
+            &[
+                ("Cargo.toml", &MANIFEST.replace("PKG", "exercise-02")),
+                ("src/lib.rs", "x\n"),
+            ],
+        );
+        let solution = side(
+            "solutions/solution-02",
+            "solution-02",
+            &[
+                ("Cargo.toml", &MANIFEST.replace("PKG", "solution-02")),
+                ("src/lib.rs", "x\n"),
+            ],
+        );
+        assert!(compare(&exercise, &solution).is_empty());
+    }
+
+    #[test]
+    fn changed_added_and_removed_files_each_get_a_unified_diff() {
+        let exercise = side(
+            "exercises/exercise-02",
+            "exercise-02",
+            &[("src/lib.rs", "a\ntodo!()\nc\n"), ("src/old.rs", "gone\n")],
+        );
+        let solution = side(
+            "solutions/solution-02",
+            "solution-02",
+            &[("src/lib.rs", "a\nb\nc\n"), ("src/new.rs", "fresh\n")],
+        );
+        let diffs = compare(&exercise, &solution);
+        let summary: Vec<(&str, Change)> =
+            diffs.iter().map(|d| (d.path.as_str(), d.change)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("src/lib.rs", Change::Changed),
+                ("src/new.rs", Change::Added),
+                ("src/old.rs", Change::Removed)
+            ]
+        );
+        assert_eq!(
+            diffs[0].unified,
+            "--- exercises/exercise-02/src/lib.rs\n+++ solutions/solution-02/src/lib.rs\n\
+             @@ -1,3 +1,3 @@\n a\n-todo!()\n+b\n c\n"
+        );
+        assert!(
+            diffs[1]
+                .unified
+                .starts_with("--- /dev/null\n+++ solutions/solution-02/src/new.rs\n")
+        );
+        assert!(diffs[1].unified.ends_with("+fresh\n"));
+        assert!(diffs[2].unified.contains("+++ /dev/null\n"));
+        assert!(diffs[2].unified.ends_with("-gone\n"));
+    }
+
+    #[test]
+    fn a_real_manifest_change_still_shows() {
+        let exercise = side(
+            "e",
+            "exercise-02",
+            &[("Cargo.toml", &MANIFEST.replace("PKG", "exercise-02"))],
+        );
+        let changed = MANIFEST
+            .replace("PKG", "solution-02")
+            .replace("0.1.0", "0.2.0");
+        let solution = side("s", "solution-02", &[("Cargo.toml", &changed)]);
+        let diffs = compare(&exercise, &solution);
+        assert_eq!(diffs.len(), 1);
+        assert!(
+            diffs[0]
+                .unified
+                .contains("-version = \"0.1.0\"\n+version = \"0.2.0\"\n")
+        );
+        assert!(!diffs[0].unified.contains("name ="), "{}", diffs[0].unified);
+    }
+
+    #[test]
+    fn painting_only_adds_colour_codes() {
+        let unified = "--- a\n+++ b\n@@ -1 +1 @@\n-x\n+y\n";
+        let painted = paint(unified);
+        assert!(painted.contains("\u{1b}[32m+y"), "{painted:?}");
+        let mut stripped = Vec::new();
+        std::io::Write::write_all(
+            &mut anstream::StripStream::new(&mut stripped),
+            painted.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(stripped).unwrap(), unified);
+    }
+}

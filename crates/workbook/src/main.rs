@@ -1,0 +1,182 @@
+//! `cargo workbook`: the Tracing Talk workbook's runner (`cargo workbook` is an alias for
+//! `cargo run -q -p workbook --`, set in `.cargo/config.toml`).
+//!
+//! For learners it lists the steps, runs a step's check and says what to do next, shows the
+//! solution as a diff, and resets an exercise. For maintainers and CI, `verify` proves the
+//! workbook holds together, and `schedule` writes the instructors' schedule page.
+//!
+//! It only reads files and drives cargo and git; the app's crates are not among its
+//! dependencies, so it builds in seconds. The modules:
+//!
+//! - `steps`: which steps exist (folders and chapters found by name) and step numbers;
+//! - `chapter`: a chapter's title and minutes;
+//! - `status`: the record of the last check of each step;
+//! - `files`: a step crate's files, for comparisons;
+//! - `list`, `check`, `diff`, `reset`, `verify`, `schedule`: one command each;
+//! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
+//! - `book`: the book's includes and code blocks;
+//! - `cargo`, `ui`: running cargo, and colours.
+
+mod book;
+mod cargo;
+mod chapter;
+mod check;
+mod diff;
+mod files;
+mod list;
+mod reset;
+mod scaffold;
+mod schedule;
+mod status;
+mod steps;
+mod ui;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::steps::Workbook;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo workbook",
+    bin_name = "cargo workbook",
+    about = "The Tracing Talk workbook: list the steps, check one, compare it with the solution.",
+    after_help = "Without a command, lists the steps and where each stands.\n\
+                  Steps are named by number: 3, 03 and exercise-03 all mean step 03."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a step's check (cargo test -p exercise-NN) and say what to do next.
+    Check {
+        /// The step: 3, 03 or exercise-03.
+        step: String,
+        /// Check the solution instead of your exercise (for maintainers).
+        #[arg(long)]
+        solution: bool,
+        /// Passed to the test binaries, after `--`: e.g. a test name to run only that test.
+        #[arg(last = true)]
+        test_args: Vec<String>,
+    },
+    /// Show your exercise against the solution, as a unified diff.
+    Diff {
+        /// The step: 3, 03 or exercise-03.
+        step: String,
+        /// Show what the step changes instead: solution NN-1 against solution NN.
+        #[arg(long = "step")]
+        whole_step: bool,
+    },
+    /// Put an exercise back as it was shipped (with git), after asking.
+    Reset {
+        /// The step: 3, 03 or exercise-03.
+        step: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Prove the workbook holds together (maintainers and CI): exits non-zero on any FAIL.
+    Verify {
+        /// Also print how long each crate takes to build and to check.
+        #[arg(long, conflicts_with = "no_tests")]
+        timings: bool,
+        /// Skip the cargo test runs: only the file and book rules (quick, not for CI).
+        #[arg(long)]
+        no_tests: bool,
+    },
+    /// Print the instructors' schedule made from the chapters' minutes.
+    Schedule {
+        /// Write it to book/src/instructors/schedule.md instead.
+        #[arg(long)]
+        write: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            anstream::eprintln!("{} {error:#}", ui::paint(ui::FAIL, "error:"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let workbook = Workbook::from_current_dir()?;
+    match cli.command {
+        None => {
+            list::run(&workbook);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check {
+            step,
+            solution,
+            test_args,
+        }) => check::run(&workbook, &step, solution, &test_args),
+        Some(Command::Diff { step, whole_step }) => {
+            diff::run(&workbook, &step, whole_step)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Reset { step, yes }) => reset::run(&workbook, &step, yes),
+        Some(Command::Verify { timings, no_tests }) => {
+            verify::run(&workbook, &verify::Options { timings, no_tests })
+        }
+        Some(Command::Schedule { write }) => schedule::run(&workbook, write),
+    }
+}
+
+/// A temporary folder for tests, removed when dropped. Written here rather than taken from a
+/// crate: it is all the tests need.
+#[cfg(test)]
+mod testing {
+    use std::{
+        fs,
+        path::{Path, PathBuf},
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> TempDir {
+            static COUNT: AtomicUsize = AtomicUsize::new(0);
+            let name = format!(
+                "workbook-test-{}-{}",
+                std::process::id(),
+                COUNT.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = std::env::temp_dir().join(name);
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+
+        /// Writes `text` to `relative`, creating folders on the way.
+        pub fn write(&self, relative: &str, text: &str) {
+            let path = self.0.join(relative);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+
+        pub fn read(&self, relative: &str) -> String {
+            fs::read_to_string(self.0.join(relative)).unwrap()
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}

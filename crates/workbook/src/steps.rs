@@ -1,0 +1,437 @@
+//! Which steps the workbook has, found on disk.
+//!
+//! A step is a number (`01`, or `05a` for a step inserted later: numbers are never reused or
+//! shifted) shared by three things: the learner's crate `exercises/exercise-NN`, the reference
+//! crate `solutions/solution-NN` and the chapter `book/src/steps/NN-slug.md`. No list of steps
+//! is kept anywhere else, so adding a step means adding those folders and that file.
+
+use std::{
+    fmt, fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::chapter::{self, Chapter};
+
+/// A step number: two digits and, for a step inserted between two others, a letter.
+///
+/// The derived order is the workbook's order: `05` < `05a` < `05b` < `06`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepId {
+    number: u8,
+    suffix: Option<char>,
+}
+
+impl StepId {
+    /// Step 01: the tour of the app, the one exercise whose check passes from the start.
+    pub const FIRST: StepId = StepId {
+        number: 1,
+        suffix: None,
+    };
+
+    /// Parses what a person types: `3`, `03`, `05a`, `exercise-03` or `solution-03`.
+    pub fn parse_arg(text: &str) -> Result<StepId, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        let bare = ["exercise-", "solution-", "step-", "step"]
+            .iter()
+            .find_map(|prefix| lower.strip_prefix(prefix))
+            .unwrap_or(&lower);
+        let digits = bare.chars().take_while(char::is_ascii_digit).count();
+        let (number, rest) = bare.split_at(digits);
+        let suffix = match rest.len() {
+            0 => None,
+            1 => rest.chars().next().filter(char::is_ascii_lowercase),
+            _ => return Err(not_a_step(text)),
+        };
+        match (
+            number.len(),
+            number.parse::<u8>(),
+            rest.is_empty() || suffix.is_some(),
+        ) {
+            (1 | 2, Ok(number), true) if number > 0 => Ok(StepId { number, suffix }),
+            _ => Err(not_a_step(text)),
+        }
+    }
+
+    /// Parses the strict form used in folder and file names: exactly two digits and an
+    /// optional lower-case letter, so that `exercise-1` or `exercise-01-old` is not taken for a
+    /// step (verify reports such folders instead).
+    pub fn parse_exact(text: &str) -> Option<StepId> {
+        let bytes = text.as_bytes();
+        let digits_ok = bytes.len() >= 2 && bytes[..2].iter().all(u8::is_ascii_digit);
+        let suffix = match bytes.len() {
+            2 => None,
+            3 if bytes[2].is_ascii_lowercase() => Some(bytes[2] as char),
+            _ => return None,
+        };
+        let number = text.get(..2)?.parse().ok()?;
+        (digits_ok && number > 0).then_some(StepId { number, suffix })
+    }
+
+    pub fn exercise_package(self) -> String {
+        format!("exercise-{self}")
+    }
+
+    pub fn solution_package(self) -> String {
+        format!("solution-{self}")
+    }
+
+    /// `TODO(02)`: the marker of this step's scaffolding (see `scaffold.rs`).
+    pub fn todo_marker(self) -> String {
+        format!("TODO({self})")
+    }
+}
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}", self.number)?;
+        if let Some(suffix) = self.suffix {
+            write!(f, "{suffix}")?;
+        }
+        Ok(())
+    }
+}
+
+fn not_a_step(text: &str) -> String {
+    format!("`{text}` is not a step number: write it like 3, 03, 05a or exercise-03")
+}
+
+/// One step, with whichever of its parts exist.
+#[derive(Debug)]
+pub struct Step {
+    pub id: StepId,
+    /// `exercises/exercise-NN`, absolute.
+    pub exercise: Option<PathBuf>,
+    /// `solutions/solution-NN`, absolute.
+    pub solution: Option<PathBuf>,
+    pub chapter: Option<ChapterFile>,
+}
+
+impl Step {
+    /// A step is real once it has a crate; a chapter alone is a step still being written.
+    pub fn has_crates(&self) -> bool {
+        self.exercise.is_some() || self.solution.is_some()
+    }
+
+    /// The chapter's title, or `(no chapter)`.
+    pub fn title(&self) -> &str {
+        match &self.chapter {
+            Some(file) => file
+                .chapter
+                .title()
+                .unwrap_or("(chapter without a title line)"),
+            None => "(no chapter)",
+        }
+    }
+
+    pub fn minutes(&self) -> Option<u32> {
+        self.chapter.as_ref().and_then(|file| file.chapter.minutes)
+    }
+}
+
+/// A chapter file and what it says about its step.
+#[derive(Debug)]
+pub struct ChapterFile {
+    pub path: PathBuf,
+    pub chapter: Chapter,
+}
+
+impl ChapterFile {
+    /// `02-first-spans.md`
+    pub fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// The repository as the runner sees it.
+#[derive(Debug)]
+pub struct Workbook {
+    pub root: PathBuf,
+    /// Every step that has a crate or a chapter, in order.
+    pub steps: Vec<Step>,
+    /// Folders and chapter files that look like steps but do not follow the naming pattern,
+    /// or that clash; verify reports them, the other commands ignore them.
+    pub strays: Vec<String>,
+}
+
+impl Workbook {
+    /// Finds the repository from the current directory and reads its steps.
+    pub fn from_current_dir() -> Result<Workbook> {
+        let here = std::env::current_dir().context("cannot read the current directory")?;
+        Workbook::load(&find_root(&here)?)
+    }
+
+    /// Reads the steps of the repository at `root`.
+    pub fn load(root: &Path) -> Result<Workbook> {
+        let mut workbook = Workbook {
+            root: root.to_path_buf(),
+            steps: Vec::new(),
+            strays: Vec::new(),
+        };
+        for (dir, prefix) in [("exercises", "exercise-"), ("solutions", "solution-")] {
+            for (name, path) in list_dir(&root.join(dir))? {
+                if !path.is_dir() {
+                    continue;
+                }
+                let Some(id) = name.strip_prefix(prefix).and_then(StepId::parse_exact) else {
+                    workbook.strays.push(format!(
+                        "{dir}/{name} is not named like {dir}/{prefix}NN (two digits, maybe a letter)"
+                    ));
+                    continue;
+                };
+                let step = workbook.step_mut(id);
+                if dir == "exercises" {
+                    step.exercise = Some(path);
+                } else {
+                    step.solution = Some(path);
+                }
+            }
+        }
+        for (name, path) in list_dir(&root.join("book/src/steps"))? {
+            if !name.ends_with(".md") {
+                continue;
+            }
+            let id = name
+                .split_once('-')
+                .and_then(|(number, _)| StepId::parse_exact(number));
+            let Some(id) = id else {
+                workbook.strays.push(format!(
+                    "book/src/steps/{name} is not named like NN-slug.md"
+                ));
+                continue;
+            };
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let file = ChapterFile {
+                path,
+                chapter: chapter::parse(&text),
+            };
+            let step = workbook.step_mut(id);
+            if let Some(other) = &step.chapter {
+                let message = format!(
+                    "step {id} has two chapters: book/src/steps/{} and book/src/steps/{name}",
+                    other.file_name()
+                );
+                workbook.strays.push(message);
+            } else {
+                step.chapter = Some(file);
+            }
+        }
+        workbook.steps.sort_by_key(|step| step.id);
+        Ok(workbook)
+    }
+
+    fn step_mut(&mut self, id: StepId) -> &mut Step {
+        let index = match self.steps.iter().position(|step| step.id == id) {
+            Some(index) => index,
+            None => {
+                self.steps.push(Step {
+                    id,
+                    exercise: None,
+                    solution: None,
+                    chapter: None,
+                });
+                self.steps.len() - 1
+            }
+        };
+        &mut self.steps[index]
+    }
+
+    /// The steps a learner can work on: those with a crate.
+    pub fn crate_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|step| step.has_crates())
+    }
+
+    /// The step a person named on the command line, or a message that lists the real ones.
+    pub fn resolve(&self, arg: &str) -> Result<&Step> {
+        let id = StepId::parse_arg(arg).map_err(anyhow::Error::msg)?;
+        match self.crate_steps().find(|step| step.id == id) {
+            Some(step) => Ok(step),
+            None => bail!(
+                "there is no step {id} in this workbook{}. The steps are: {}",
+                if self.steps.iter().any(|step| step.id == id) {
+                    " yet (it has a chapter, but no exercise or solution folder)"
+                } else {
+                    ""
+                },
+                self.step_list()
+            ),
+        }
+    }
+
+    /// `01, 02, 03`, or a sentence when there are none.
+    pub fn step_list(&self) -> String {
+        let ids: Vec<String> = self.crate_steps().map(|step| step.id.to_string()).collect();
+        if ids.is_empty() {
+            "none (exercises/ and solutions/ have no step folders)".to_string()
+        } else {
+            ids.join(", ")
+        }
+    }
+
+    /// The step before `id` that has crates: the one whose solution this step starts from.
+    pub fn previous(&self, id: StepId) -> Option<&Step> {
+        self.crate_steps().take_while(|step| step.id < id).last()
+    }
+
+    /// The step after `id` that has crates.
+    pub fn next(&self, id: StepId) -> Option<&Step> {
+        self.crate_steps().find(|step| step.id > id)
+    }
+
+    /// A path relative to the repository, for messages (`exercises/exercise-02`).
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/")
+    }
+}
+
+/// Walks up from `start` to the workspace root: the first directory whose `Cargo.toml` has a
+/// `[workspace]` table and which has an `exercises/` folder. Checking both keeps us from
+/// stopping at a step crate's own `Cargo.toml`, or at an unrelated workspace above the clone.
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    for dir in start.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        let is_workspace = fs::read_to_string(&manifest)
+            .map(|text| text.lines().any(|line| line.trim() == "[workspace]"))
+            .unwrap_or(false);
+        if is_workspace && dir.join("exercises").is_dir() {
+            return Ok(dir.to_path_buf());
+        }
+    }
+    bail!(
+        "{} is not inside the Tracing Talk workbook: no folder above it has a Cargo.toml with \
+         [workspace] and an exercises/ folder. Run cargo workbook inside the repository you cloned.",
+        start.display()
+    )
+}
+
+/// The entries of `dir` as (name, path), sorted by name; an absent folder has none.
+fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut list = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        list.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+        ));
+    }
+    list.sort();
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    fn id(text: &str) -> StepId {
+        StepId::parse_arg(text).unwrap()
+    }
+
+    #[test]
+    fn a_step_can_be_named_in_the_ways_people_type_it() {
+        assert_eq!(id("1").to_string(), "01");
+        assert_eq!(id("01").to_string(), "01");
+        assert_eq!(id("exercise-01").to_string(), "01");
+        assert_eq!(id("solution-12").to_string(), "12");
+        assert_eq!(id(" Exercise-03 ").to_string(), "03");
+        assert_eq!(id("5a").to_string(), "05a");
+        assert_eq!(id("exercise-05A").to_string(), "05a");
+    }
+
+    #[test]
+    fn things_that_are_not_steps_are_refused_with_an_example() {
+        for bad in [
+            "",
+            "0",
+            "00",
+            "123",
+            "abc",
+            "01ab",
+            "exercise-",
+            "1-",
+            "5ä",
+            "-1",
+        ] {
+            let error = StepId::parse_arg(bad).unwrap_err();
+            assert!(error.contains("05a"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn folder_names_must_have_exactly_two_digits() {
+        assert_eq!(StepId::parse_exact("07").unwrap().to_string(), "07");
+        assert_eq!(StepId::parse_exact("05a").unwrap().to_string(), "05a");
+        for bad in ["7", "007", "05A", "05ab", "00", "ab"] {
+            assert_eq!(StepId::parse_exact(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn inserted_steps_sort_between_their_neighbours() {
+        let mut ids = [id("06"), id("05a"), id("05"), id("05b"), id("01")];
+        ids.sort();
+        let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["01", "05", "05a", "05b", "06"]);
+    }
+
+    #[test]
+    fn discovery_pairs_folders_and_chapters_and_reports_strays() {
+        let repo = TempDir::new();
+        repo.write("Cargo.toml", "[workspace]\n");
+        repo.write("exercises/exercise-01/Cargo.toml", "");
+        repo.write("solutions/solution-01/Cargo.toml", "");
+        repo.write("exercises/exercise-02/Cargo.toml", "");
+        repo.write("exercises/exercise-3/Cargo.toml", "");
+        repo.write(
+            "book/src/steps/01-meet.md",
+            "# Step 01 · Meet\n\n> **Time:** 20 minutes\n",
+        );
+        repo.write("book/src/steps/04-later.md", "# Step 04 · Later\n");
+        repo.write("book/src/steps/notes.md", "");
+
+        let workbook = Workbook::load(repo.path()).unwrap();
+        let ids: Vec<String> = workbook.steps.iter().map(|s| s.id.to_string()).collect();
+        assert_eq!(ids, ["01", "02", "04"]);
+        assert_eq!(workbook.steps[0].title(), "Meet");
+        assert_eq!(workbook.steps[0].minutes(), Some(20));
+        assert!(workbook.steps[1].solution.is_none());
+        assert_eq!(workbook.steps[1].title(), "(no chapter)");
+        assert!(!workbook.steps[2].has_crates());
+        assert_eq!(workbook.strays.len(), 2, "{:?}", workbook.strays);
+        assert!(workbook.strays[0].contains("exercises/exercise-3"));
+        assert!(workbook.strays[1].contains("notes.md"));
+
+        assert_eq!(workbook.previous(id("02")).unwrap().id, id("01"));
+        assert!(workbook.previous(id("01")).is_none());
+        // Step 04 has only a chapter, so it is not where step 02 leads.
+        assert!(workbook.next(id("02")).is_none());
+        let unknown = workbook.resolve("04").unwrap_err().to_string();
+        assert!(unknown.contains("01, 02"), "{unknown}");
+        assert!(unknown.contains("has a chapter"), "{unknown}");
+    }
+
+    #[test]
+    fn the_root_is_found_from_any_folder_below_it() {
+        let repo = TempDir::new();
+        repo.write("Cargo.toml", "[workspace]\nmembers = []\n");
+        repo.write("exercises/exercise-01/Cargo.toml", "[package]\n");
+        repo.write("exercises/exercise-01/src/lib.rs", "");
+        let deep = repo.path().join("exercises/exercise-01/src");
+        assert_eq!(find_root(&deep).unwrap(), repo.path());
+        let outside = TempDir::new();
+        assert!(find_root(outside.path()).is_err());
+    }
+}
