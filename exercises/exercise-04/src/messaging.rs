@@ -56,7 +56,6 @@ pub async fn send_message(
     delivered
 }
 // ANCHOR_END: send_message
-
 // TODO(04): return the context a consumed record carries in its headers (or an empty
 // context when it has none), with TraceContextPropagator and your HeaderExtractor.
 // Chapter 04, task 3.
