@@ -16,6 +16,7 @@ struct Storage {
 }
 
 impl talk::Handler for Storage {
+    // ANCHOR: handle
     async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
         // A store that is down is worth waiting for: the message is retried, not lost.
         self.store
@@ -23,4 +24,5 @@ impl talk::Handler for Storage {
             .await
             .map_err(|error| Failure::Retry(error.into()))
     }
+    // ANCHOR_END: handle
 }

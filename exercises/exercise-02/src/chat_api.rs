@@ -39,6 +39,7 @@ pub async fn run(service: ChatApi) -> anyhow::Result<()> {
     // END TODO(02)
 }
 
+// ANCHOR: post_message
 /// `POST /message`: accept the message, publish it, answer `202 Accepted`.
 ///
 /// 202 rather than 201: the message is on its way (in Kafka), not yet stored.
@@ -55,6 +56,7 @@ async fn post_message(
         .map_err(ApiError::Publish)?;
     Ok((StatusCode::ACCEPTED, Json(message)))
 }
+// ANCHOR_END: post_message
 
 /// `GET /message?room=…&limit=…`: the room's latest messages, oldest first.
 async fn get_messages(

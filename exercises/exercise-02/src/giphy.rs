@@ -28,6 +28,7 @@ struct Giphy {
 }
 
 impl talk::Handler for Giphy {
+    // ANCHOR: handle
     async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
         // TODO(02): run this in a "process message" span (kind CONSUMER) that starts a new
         // trace; for a /giphy message, give it the attribute giphy.query. Chapter 02, task 4.
@@ -60,4 +61,5 @@ impl talk::Handler for Giphy {
             .map(|_delivery| ())
             .map_err(Failure::Retry)
     }
+    // ANCHOR_END: handle
 }

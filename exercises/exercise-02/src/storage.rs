@@ -19,6 +19,7 @@ struct Storage {
 }
 
 impl talk::Handler for Storage {
+    // ANCHOR: handle
     async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
         // TODO(02): run this in a "process message" span (kind CONSUMER) that starts a new
         // trace, with a "store message" span under it around the store call. Record a failed
@@ -30,4 +31,5 @@ impl talk::Handler for Storage {
             .await
             .map_err(|error| Failure::Retry(error.into()))
     }
+    // ANCHOR_END: handle
 }

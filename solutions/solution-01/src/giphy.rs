@@ -25,6 +25,7 @@ struct Giphy {
 }
 
 impl talk::Handler for Giphy {
+    // ANCHOR: handle
     async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
         if message.image.is_some() {
             return Ok(()); // already answered
@@ -50,4 +51,5 @@ impl talk::Handler for Giphy {
             .map(|_delivery| ())
             .map_err(Failure::Retry)
     }
+    // ANCHOR_END: handle
 }

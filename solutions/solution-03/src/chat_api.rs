@@ -145,6 +145,7 @@ async fn post_message(
     // ANCHOR_END: send_modes
 }
 
+// ANCHOR: send_in_background
 /// Sends after the POST has been answered. The client has its 202 already, so a failure can
 /// only be logged (and recorded on the send span).
 async fn send_in_background(state: AppState, message: Message) {
@@ -162,6 +163,7 @@ async fn send_in_background(state: AppState, message: Message) {
         );
     }
 }
+// ANCHOR_END: send_in_background
 
 /// `GET /message?room=…&limit=…`: the room's latest messages, oldest first.
 async fn get_messages(

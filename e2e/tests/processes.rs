@@ -1,12 +1,12 @@
-//! Step 01 as separate processes, the way a learner runs it in several terminals.
+//! The app as separate processes, the way a learner runs it in several terminals.
 
 use std::time::Duration;
 
 use check::process::Spawned;
 use check::servers::RedisServer;
 
-/// This step's binary (`exercise-NN` or `solution-NN`, whichever crate these tests belong to).
-const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+/// The app, as a learner runs it.
+const BINARY: &str = env!("CARGO_BIN_EXE_e2e");
 
 /// Ctrl-C and SIGTERM stop the app cleanly: exit code 0, well within 10 s.
 #[test]

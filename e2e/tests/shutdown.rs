@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use check::process::Spawned;
 
-/// This step's binary (`exercise-NN` or `solution-NN`, whichever crate these tests belong to).
-const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")));
+/// The app, as a learner runs it.
+const BINARY: &str = env!("CARGO_BIN_EXE_e2e");
 
 #[test]
 fn sigterm_with_a_silent_collector_still_exits_0_quickly() {
