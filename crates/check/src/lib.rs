@@ -21,6 +21,10 @@ pub use trace::{SpanRef, Spans};
 /// answers quickly.
 pub const PATIENCE: Duration = Duration::from_secs(6);
 
+/// How long a check waits without any new span before it decides the missing ones are not
+/// coming.
+const QUIET: Duration = Duration::from_secs(3);
+
 /// How often a check looks again.
 const POLL: Duration = Duration::from_millis(20);
 
@@ -182,14 +186,29 @@ impl TestApp {
         done: impl Fn(&Spans) -> bool,
     ) -> Spans {
         let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut seen = 0;
+        let mut last_change = tokio::time::Instant::now();
         loop {
             panics::fail_if_todo_reached();
             let spans = self.spans();
             if done(&spans) {
                 return spans;
             }
-            if tokio::time::Instant::now() > deadline {
-                spans.fail(&format!("waited {PATIENCE:?} for {what}"), hint);
+            // The spans of one journey end within milliseconds of each other. When none has
+            // ended for a while, the missing ones are not coming: say so now, not at the
+            // deadline, so a failing check answers quickly.
+            let now = tokio::time::Instant::now();
+            if spans.all().len() != seen {
+                seen = spans.all().len();
+                last_change = now;
+            }
+            let quiet = now.duration_since(last_change) >= QUIET;
+            if now > deadline || quiet {
+                let waited = if quiet { QUIET } else { PATIENCE };
+                spans.fail(
+                    &format!("waited {waited:?} for {what}, and nothing more came"),
+                    hint,
+                );
             }
             self.app.spans.changed(POLL * 10).await;
         }
