@@ -121,10 +121,10 @@ where
         .unwrap();
     let deadline = Instant::now() + check::PATIENCE;
     loop {
-        if let Some(message) = find_message(browser, text).await {
-            if done(&message).await.is_some() {
-                return;
-            }
+        if let Some(message) = find_message(browser, text).await
+            && done(&message).await.is_some()
+        {
+            return;
         }
         assert!(
             Instant::now() < deadline,

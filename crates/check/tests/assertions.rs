@@ -145,10 +145,13 @@ fn a_consumer_that_started_a_new_trace_fails_with_the_hint() {
     );
 }
 
+/// An expected fragment of the failure message, and the check that should fail with it.
+type Case<'a> = (&'a str, Box<dyn FnOnce() + 'a>);
+
 #[test]
 fn missing_spans_wrong_kinds_and_attributes_each_fail() {
     let spans = Spans::new(good_journey());
-    let cases: Vec<(&str, Box<dyn FnOnce()>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "no span named",
             Box::new(|| {
