@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
-//!     talk::launch::main(tracing_talk::Step)
+//!     talk::launch::main(solution_02::Step)
 //! }
 //! ```
 //!

@@ -6,7 +6,7 @@
 use check::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
-use tracing_talk::Step;
+use exercise_01::Step;
 
 /// A posted message comes back from `GET /message`, as chat-api accepted it.
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use opentelemetry::trace::SpanKind;
 use std::time::Duration;
 use talk::Config;
 use talk::telemetry::Otlp;
-use tracing_talk::Step;
+use exercise_02::Step;
 
 const PROVIDER: &str = "Does each service build its own SdkTracerProvider (telemetry::init) \
     with its service.name, add the span log processor, and take its tracer from it?";

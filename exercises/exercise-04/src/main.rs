@@ -5,5 +5,5 @@
 //! `giphy-service` run one part per process.
 
 fn main() -> std::process::ExitCode {
-    talk::launch::main(tracing_talk::Step)
+    talk::launch::main(exercise_04::Step)
 }

@@ -4,7 +4,7 @@
 use check::{Spans, TestApp};
 use opentelemetry::trace::SpanKind;
 use talk::{Config, SendMode};
-use tracing_talk::Step;
+use solution_03::Step;
 
 const SEND_SPAN: &str = "Publish inside a \"send message\" span of kind PRODUCER \
     (messaging::send_message), with messaging.system=kafka, messaging.destination.name=message, \

@@ -8,7 +8,7 @@ use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use talk::message::NewMessage;
-use tracing_talk::Step;
+use solution_04::Step;
 
 const INJECT: &str = "In messaging::send_message, inject the send span's context into the \
     record headers: TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(..)), \
