@@ -27,6 +27,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest pause between two tries of the same record.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// While a record keeps failing, how often the loop says so again.
+const REPEAT_WARNING: Duration = Duration::from_secs(60);
+
 /// What a service does with each chat message it consumes.
 pub trait Handler: Send + Sync {
     /// Handles one message. `record` is the Kafka record it came from: its headers, partition
@@ -92,18 +95,16 @@ async fn handle_record(
     handler: &impl Handler,
     shutdown: &CancellationToken,
 ) -> bool {
-    let message = match Message::from_payload(record.payload().unwrap_or_default()) {
+    let message = match decode(record) {
         Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(
-                "{service}: skipping {}: not a chat message ({error})",
-                position(record)
-            );
+        Err(reason) => {
+            tracing::warn!("{service}: skipping {}: {reason}", position(record));
             return true;
         }
     };
     let mut backoff = FIRST_BACKOFF;
     let mut tries = 0;
+    let mut last_warning: Option<std::time::Instant> = None;
     loop {
         match handler.handle(message.clone(), record).await {
             Ok(()) => {
@@ -117,9 +118,10 @@ async fn handle_record(
                 return true;
             }
             Err(Failure::Retry(error)) => {
-                // Say it once, then again only when the pause has grown to its maximum, so a
-                // long outage does not flood the terminal.
-                if tries == 0 || backoff == MAX_BACKOFF {
+                // Say it once, then once a minute, so a long outage does not flood the
+                // terminal.
+                if last_warning.is_none_or(|at| at.elapsed() >= REPEAT_WARNING) {
+                    last_warning = Some(std::time::Instant::now());
                     tracing::warn!(
                         "{service}: {} failed, retrying until it works: {error:#}",
                         position(record)
@@ -134,4 +136,16 @@ async fn handle_record(
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// A record's chat message, or why it is not one. Only what every service relies on is
+/// checked: the JSON shape, a date the store can order by, and a room that is a safe key.
+fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
+    let message = Message::from_payload(record.payload().unwrap_or_default())
+        .map_err(|error| format!("not a chat message ({error})"))?;
+    if message.epoch_ms().is_err() {
+        return Err(format!("its date {:?} is not RFC 3339", message.date));
+    }
+    crate::message::check_room(&message.room).map_err(|error| format!("{error}"))?;
+    Ok(message)
 }

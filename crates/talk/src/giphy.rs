@@ -95,9 +95,21 @@ impl Client {
         }
     }
 
-    /// The address the client talks to, like `api.giphy.com` or `127.0.0.1:40123`
-    /// (the `server.address` of a client span).
+    /// The host the client talks to, like `api.giphy.com` or `127.0.0.1`: the
+    /// `server.address` of a client span (the port, if any, is [`Client::server_port`]).
     pub fn server_address(&self) -> &str {
+        self.authority()
+            .rsplit_once(':')
+            .map_or(self.authority(), |(host, _)| host)
+    }
+
+    /// The port in the base URL, if it names one: the `server.port` of a client span.
+    pub fn server_port(&self) -> Option<u16> {
+        self.authority().rsplit_once(':')?.1.parse().ok()
+    }
+
+    /// `host[:port]` of the base URL.
+    fn authority(&self) -> &str {
         let without_scheme = self
             .base_url
             .split_once("://")
@@ -258,7 +270,13 @@ mod tests {
             client.search("cats").await,
             Err(GiphyError::Unreachable(_))
         ));
-        assert_eq!(client.server_address(), address.to_string());
+        assert_eq!(client.server_address(), "127.0.0.1");
+        assert_eq!(client.server_port(), Some(address.port()));
+        let real = Client::new(GIPHY_API, "key");
+        assert_eq!(
+            (real.server_address(), real.server_port()),
+            ("api.giphy.com", None)
+        );
     }
 
     #[test]

@@ -100,6 +100,7 @@ impl Otlp {
         Ok(Some(QuietExporter {
             inner: exporter,
             endpoint: endpoint.clone(),
+            service: "unknown-service".to_owned(),
             last_warning: Mutex::new(None),
         }))
     }
@@ -111,6 +112,8 @@ impl Otlp {
 pub struct QuietExporter {
     inner: opentelemetry_otlp::SpanExporter,
     endpoint: String,
+    /// Learned from the provider's resource, so each service's warning says whose it is.
+    service: String,
     last_warning: Mutex<Option<Instant>>,
 }
 
@@ -122,8 +125,10 @@ impl SpanExporter for QuietExporter {
             if last.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
                 *last = Some(Instant::now());
                 tracing::warn!(
-                    "cannot export spans to {} ({error}). The app goes on; is Jaeger running \
-                     (`docker compose up -d`)? OTEL_TRACES_EXPORTER=none turns export off.",
+                    "{}: cannot export spans to {} ({error}). The app goes on; is Jaeger \
+                     running (`docker compose up -d`)? OTEL_TRACES_EXPORTER=none turns export \
+                     off.",
+                    self.service,
                     self.endpoint
                 );
             }
@@ -141,6 +146,9 @@ impl SpanExporter for QuietExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
+        if let Some(name) = resource.get(&opentelemetry::Key::from_static_str("service.name")) {
+            self.service = name.to_string();
+        }
         self.inner.set_resource(resource);
     }
 }

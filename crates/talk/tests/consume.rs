@@ -59,6 +59,17 @@ async fn garbage_is_skipped_failures_are_retried_and_consuming_goes_on() {
         let record = FutureRecord::to(kafka::TOPIC).key("lobby").payload(payload);
         producer.send(record, Timeout::Never).await.unwrap();
     }
+    // Chat messages that fail for good: a date the store cannot order by, a room that is not
+    // a safe key. They are skipped too, not retried forever.
+    let mut bad_date = message("bad date");
+    bad_date.date = "yesterday".into();
+    let mut bad_room = message("bad room");
+    bad_room.room = "no such room!".into();
+    for bad in [&bad_date, &bad_room] {
+        kafka::publish(&producer, bad, OwnedHeaders::new())
+            .await
+            .unwrap();
+    }
     // A record without any payload at all, and one with headers that are not UTF-8.
     let empty: FutureRecord<'_, str, [u8]> = FutureRecord::to(kafka::TOPIC).key("lobby");
     producer.send(empty, Timeout::Never).await.unwrap();
