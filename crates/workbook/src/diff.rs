@@ -3,6 +3,11 @@
 //! It compares files directly, with no git, so it works offline and on a download without
 //! history. `--step` compares solution NN-1 with solution NN instead: what the step itself
 //! changes, which is what the chapter teaches.
+//!
+//! What differs between two steps for no reason a learner cares about is left out of both
+//! sides before diffing: the package name line of `Cargo.toml`, the crate's own library name
+//! (`exercise_02::Step` against `solution_02::Step`, shown as `<crate>`), and the book's
+//! `// ANCHOR:` / `// ANCHOR_END:` lines. Hunk line numbers count the lines compared.
 
 use std::path::Path;
 
@@ -19,7 +24,8 @@ use crate::{
 pub struct Side {
     /// `exercises/exercise-02`, for the headers.
     pub label: String,
-    /// `exercise-02`: its name line in `Cargo.toml` is left out of the comparison.
+    /// `exercise-02`: its name line in `Cargo.toml`, and its lib name `exercise_02` in every
+    /// file, are left out of the comparison.
     pub package: String,
     pub files: CrateFiles,
 }
@@ -35,17 +41,36 @@ impl Side {
         })
     }
 
-    /// A file's text as compared: `Cargo.toml` without the package name line.
+    /// A file's text as compared: `Cargo.toml` without the package name line, the crate's
+    /// own lib name made neutral, and no anchor lines. `Err` for a file that is not text.
     fn text(&self, path: &str) -> Option<Result<String, ()>> {
         let bytes = self.files.get(path)?;
         let text = String::from_utf8(bytes.clone()).map_err(|_| ());
-        Some(match text {
-            Ok(text) if path == "Cargo.toml" => {
-                Ok(files::without_package_name(&text, &self.package))
-            }
-            other => other,
-        })
+        Some(text.map(|text| {
+            let text = if path == "Cargo.toml" {
+                files::without_package_name(&text, &self.package)
+            } else {
+                text
+            };
+            without_anchors(&files::with_neutral_lib(
+                &text,
+                &files::lib_name(&self.package),
+            ))
+        }))
     }
+}
+
+/// The text without the book's anchor lines: those whose trimmed text starts with
+/// `// ANCHOR:` or `// ANCHOR_END:`, at any indentation. They exist only so that the book can
+/// include code, and differ between steps for no reason a learner cares about. (Verify's
+/// no-drift rule keeps them: an exercise carries the previous solution's anchors exactly.)
+pub fn without_anchors(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|line| {
+            let trimmed = line.trim_start();
+            !(trimmed.starts_with("// ANCHOR:") || trimmed.starts_with("// ANCHOR_END:"))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +197,7 @@ pub fn run(workbook: &Workbook, arg: &str, whole_step: bool) -> Result<()> {
     let diffs = compare(&old, &new);
     if diffs.is_empty() {
         anstream::println!(
-            "{} and {} are the same (apart from the package name in Cargo.toml).",
+            "{} and {} are the same (apart from their own names and the book's ANCHOR lines).",
             old.label,
             new.label
         );
@@ -181,6 +206,23 @@ pub fn run(workbook: &Workbook, arg: &str, whole_step: bool) -> Result<()> {
     anstream::println!("{}\n", ui::paint(ui::NOTE, intro));
     for diff in &diffs {
         anstream::print!("{}", paint(&diff.unified));
+    }
+    if diffs
+        .iter()
+        .any(|diff| diff.unified.contains(files::NEUTRAL_LIB))
+    {
+        anstream::println!(
+            "\n{}",
+            ui::paint(
+                ui::NOTE,
+                format!(
+                    "{} stands for each side's own crate name ({} and {}), which is not compared.",
+                    files::NEUTRAL_LIB,
+                    files::lib_name(&old.package),
+                    files::lib_name(&new.package)
+                )
+            )
+        );
     }
     let summary: Vec<String> = diffs
         .iter()
@@ -311,6 +353,116 @@ mod tests {
                 .contains("-version = \"0.1.0\"\n+version = \"0.2.0\"\n")
         );
         assert!(!diffs[0].unified.contains("name ="), "{}", diffs[0].unified);
+    }
+
+    const MAIN: &str = "\
+fn main() -> std::process::ExitCode {
+    // ANCHOR: main
+    talk::launch::main(LIB::Step)
+    // ANCHOR_END: main
+}
+";
+
+    #[test]
+    fn the_crates_own_names_are_not_a_difference() {
+        let exercise = side(
+            "exercises/exercise-02",
+            "exercise-02",
+            &[
+                ("src/main.rs", &MAIN.replace("LIB", "exercise_02")),
+                ("tests/spans.rs", "use exercise_02::Step;\n"),
+            ],
+        );
+        let solution = side(
+            "solutions/solution-02",
+            "solution-02",
+            &[
+                ("src/main.rs", &MAIN.replace("LIB", "solution_02")),
+                ("tests/spans.rs", "use solution_02::Step;\n"),
+            ],
+        );
+        assert!(compare(&exercise, &solution).is_empty());
+        // --step: solution 01 against solution 02.
+        let previous = side(
+            "solutions/solution-01",
+            "solution-01",
+            &[
+                ("src/main.rs", &MAIN.replace("LIB", "solution_01")),
+                ("tests/spans.rs", "use solution_01::Step;\n"),
+            ],
+        );
+        assert!(compare(&previous, &solution).is_empty());
+    }
+
+    #[test]
+    fn a_real_change_next_to_the_crate_name_shows_it_neutrally() {
+        let exercise = side(
+            "e",
+            "exercise-02",
+            &[("src/main.rs", &MAIN.replace("LIB", "exercise_02"))],
+        );
+        let changed = MAIN.replace("LIB::Step", "solution_02::Step.traced()");
+        let solution = side("s", "solution-02", &[("src/main.rs", &changed)]);
+        let diffs = compare(&exercise, &solution);
+        assert_eq!(diffs.len(), 1);
+        assert!(
+            diffs[0].unified.contains(
+                "-    talk::launch::main(<crate>::Step)\n+    talk::launch::main(<crate>::Step.traced())\n"
+            ),
+            "{}",
+            diffs[0].unified
+        );
+        // A name that only looks like the crate's is compared as written.
+        let other = side(
+            "s",
+            "solution-02",
+            &[("src/main.rs", &MAIN.replace("LIB", "solution_021"))],
+        );
+        assert_eq!(compare(&exercise, &other).len(), 1);
+    }
+
+    #[test]
+    fn anchor_lines_are_left_out_of_both_sides() {
+        let text = "a\n// ANCHOR: one\n    // ANCHOR_END: one\n\t// ANCHOR: two\nb\n// ANCHORS are not\n// ANCHOR_ENDING\nc";
+        assert_eq!(
+            without_anchors(text),
+            "a\nb\n// ANCHORS are not\n// ANCHOR_ENDING\nc"
+        );
+        // Anchors that moved, appeared or vanished are no difference; the code around them is.
+        let old = side(
+            "s1",
+            "solution-01",
+            &[(
+                "src/lib.rs",
+                "// ANCHOR: all\nfn a() {}\n// ANCHOR_END: all\n",
+            )],
+        );
+        let same = side(
+            "s2",
+            "solution-02",
+            &[(
+                "src/lib.rs",
+                "fn a() {}\n    // ANCHOR: spans\n    // ANCHOR_END: spans\n",
+            )],
+        );
+        assert!(compare(&old, &same).is_empty());
+        let changed = side(
+            "s2",
+            "solution-02",
+            &[(
+                "src/lib.rs",
+                "// ANCHOR: all\nfn b() {}\n// ANCHOR_END: all\n",
+            )],
+        );
+        let diffs = compare(&old, &changed);
+        assert_eq!(diffs.len(), 1);
+        assert!(
+            diffs[0]
+                .unified
+                .ends_with("@@ -1 +1 @@\n-fn a() {}\n+fn b() {}\n"),
+            "{}",
+            diffs[0].unified
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Reading a step crate's files for comparison: `Cargo.toml` and everything under `src/` and
-//! `tests/`, which is all that makes an exercise or a solution (design §2).
+//! `tests/`, which is all that makes an exercise or a solution (design §2). Also what every
+//! comparison leaves out: the package name line and the crate's own library name.
 
 use std::{collections::BTreeMap, fs, io, path::Path, time::SystemTime};
 
@@ -110,6 +111,45 @@ pub fn without_package_name(manifest: &str, package: &str) -> String {
     kept
 }
 
+/// What [`with_neutral_lib`] writes in place of a crate's own library name. Not an identifier,
+/// so it cannot stand for code that someone actually wrote.
+pub const NEUTRAL_LIB: &str = "<crate>";
+
+/// The library name cargo gives a package: its name with `-` as `_` (`exercise-02` has the lib
+/// `exercise_02`, which its `src/main.rs` and `tests/` name).
+pub fn lib_name(package: &str) -> String {
+    package.replace('-', "_")
+}
+
+/// The text with every whole identifier `lib` (the crate's own library name, see [`lib_name`])
+/// written as [`NEUTRAL_LIB`].
+///
+/// Step crates differ in their own name and in nothing else that is legitimate: exercise-02's
+/// `main.rs` says `exercise_02::Step` where solution-02's says `solution_02::Step`. Comparisons
+/// pass each side through this with its own name (like [`without_package_name`] for
+/// `Cargo.toml`), so that only real changes show: `diff` (both modes), and verify's tests and
+/// no-drift rules. Only whole identifiers count: `exercise_021` and `my_exercise_02x` are left
+/// alone.
+pub fn with_neutral_lib(text: &str, lib: &str) -> String {
+    let is_ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    if lib.is_empty() {
+        return text.to_string();
+    }
+    let mut neutral = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, _) in text.match_indices(lib) {
+        let end = start + lib.len();
+        if is_ident(text[..start].chars().next_back()) || is_ident(text[end..].chars().next()) {
+            continue;
+        }
+        neutral.push_str(&text[copied..start]);
+        neutral.push_str(NEUTRAL_LIB);
+        copied = end;
+    }
+    neutral.push_str(&text[copied..]);
+    neutral
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +179,69 @@ mod tests {
             without_package_name(MANIFEST, "exercise-02"),
             without_package_name(&solution, "solution-02")
         );
+    }
+
+    const MAIN: &str =
+        "fn main() -> std::process::ExitCode {\n    talk::launch::main(LIB::Step)\n}\n";
+
+    #[test]
+    fn the_lib_name_is_the_package_name_with_underscores() {
+        assert_eq!(lib_name("exercise-02"), "exercise_02");
+        assert_eq!(lib_name("solution-05a"), "solution_05a");
+    }
+
+    #[test]
+    fn a_main_that_differs_only_by_the_crate_name_compares_equal() {
+        let exercise = MAIN.replace("LIB", "exercise_02");
+        let solution = MAIN.replace("LIB", "solution_02");
+        assert_eq!(
+            with_neutral_lib(&exercise, "exercise_02"),
+            with_neutral_lib(&solution, "solution_02")
+        );
+        assert_eq!(
+            with_neutral_lib(&exercise, "exercise_02"),
+            MAIN.replace("LIB", NEUTRAL_LIB)
+        );
+        // Every occurrence, at the start and the end of the text too.
+        assert_eq!(
+            with_neutral_lib("exercise_02 (exercise_02)\nexercise_02", "exercise_02"),
+            "<crate> (<crate>)\n<crate>"
+        );
+    }
+
+    #[test]
+    fn a_real_change_next_to_the_crate_name_still_shows() {
+        let exercise = MAIN.replace("LIB", "exercise_02");
+        let solution = MAIN.replace("LIB::Step", "solution_02::Other");
+        assert_ne!(
+            with_neutral_lib(&exercise, "exercise_02"),
+            with_neutral_lib(&solution, "solution_02")
+        );
+        // Another step's name is not this crate's: it stays, and shows up in a comparison.
+        let previous = MAIN.replace("LIB", "solution_01");
+        assert_eq!(with_neutral_lib(&previous, "solution_02"), previous);
+    }
+
+    #[test]
+    fn only_the_whole_identifier_is_replaced() {
+        for text in [
+            "use exercise_021::Step;",
+            "let my_exercise_02x = 1;",
+            "exercise_02x",
+            "my_exercise_02",
+            "exercise_02é",
+        ] {
+            assert_eq!(with_neutral_lib(text, "exercise_02"), text);
+        }
+        assert_eq!(
+            with_neutral_lib("exercise_021 exercise_02::Step", "exercise_02"),
+            "exercise_021 <crate>::Step"
+        );
+        assert_eq!(
+            with_neutral_lib("use ::exercise_02;", "exercise_02"),
+            "use ::<crate>;"
+        );
+        assert_eq!(with_neutral_lib("text", ""), "text");
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Remove the regions and every file that also exists in `solutions/solution-(NN-1)/src` must
-//! be byte for byte that file. A file new in the step (a module it introduces) is compared
+//! be byte for byte that file, but for the crate's own lib name: `main.rs` says
+//! `exercise_NN::Step` where the previous solution says `solution_(NN-1)::Step`, and both are
+//! compared as `<crate>` (`files::with_neutral_lib`). Everything else counts, the book's
+//! `// ANCHOR:` lines included: an exercise carries the previous solution's anchors exactly. A file new in the step (a module it introduces) is compared
 //! with nothing: it needs a `TODO(NN)` somewhere, and its TODO comments need no `END`. So a learner who finished step NN-1 and opens step NN finds
 //! their own code again, with nothing changed behind their back. `book/CONTRIBUTING-STEPS.md`
 //! explains the rule to maintainers.
@@ -22,7 +25,7 @@ use std::collections::BTreeMap;
 
 use similar::TextDiff;
 
-use crate::steps::StepId;
+use crate::{files, steps::StepId};
 
 /// A marking mistake, with the 1-based line it was found on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,8 +79,10 @@ pub fn strip_regions(text: &str, step: StepId) -> Result<String, RegionError> {
 }
 
 /// What breaks the no-drift rule for exercise `step`: compares the exercise's `src/` files with
-/// those of the previous solution (`previous`, named `previous_name` in messages). Maps are keyed
-/// by crate-relative path (`src/lib.rs`). An empty list means the rule holds.
+/// those of the previous solution (`previous`, the package `previous_name`, `solution-01`).
+/// Each side's own lib name (`exercise_02`, `solution_01`) is made neutral first; anchors are
+/// not ignored. Maps are keyed by crate-relative path (`src/lib.rs`). An empty list means the
+/// rule holds.
 pub fn drift(
     step: StepId,
     exercise: &BTreeMap<&str, &[u8]>,
@@ -85,6 +90,8 @@ pub fn drift(
     previous_name: &str,
 ) -> Vec<String> {
     let marker = step.todo_marker();
+    let exercise_lib = files::lib_name(&step.exercise_package());
+    let previous_lib = files::lib_name(previous_name);
     let mut problems = Vec::new();
     for path in previous.keys() {
         if !exercise.contains_key(path) {
@@ -119,9 +126,15 @@ pub fn drift(
         };
         match strip_regions(text, step) {
             Err(error) => problems.push(format!("{path}:{}: {}", error.line, error.message)),
-            Ok(stripped) if stripped.as_bytes() == *before => {}
             Ok(stripped) => {
-                let before = String::from_utf8_lossy(before);
+                // (A previous file that is not text cannot equal one that is.)
+                let before_is_text = std::str::from_utf8(before).is_ok();
+                let before =
+                    files::with_neutral_lib(&String::from_utf8_lossy(before), &previous_lib);
+                let stripped = files::with_neutral_lib(&stripped, &exercise_lib);
+                if before_is_text && stripped == before {
+                    continue;
+                }
                 problems.push(format!(
                     "{path} differs from {previous_name}'s outside its {marker} regions \
                      (- {previous_name}, + exercise-{step} without its regions):\n{}",
@@ -255,6 +268,59 @@ fn main() {
             "pub fn init() {\n    // TODO(02): build it\n    todo!()\n}\n",
         )]);
         assert!(drift(step("02"), &exercise, &BTreeMap::new(), "solution-01").is_empty());
+    }
+
+    const MAIN: &str = "\
+fn main() -> std::process::ExitCode {
+    // ANCHOR: main
+    talk::launch::main(LIB::Step)
+    // ANCHOR_END: main
+}
+";
+
+    #[test]
+    fn main_may_name_its_own_crate_where_the_previous_solution_named_its_own() {
+        let main = MAIN.replace("LIB", "exercise_02");
+        let exercise = files(&[("src/main.rs", &main)]);
+        let previous_main = MAIN.replace("LIB", "solution_01");
+        let previous = files(&[("src/main.rs", &previous_main)]);
+        assert_eq!(
+            drift(step("02"), &exercise, &previous, "solution-01"),
+            Vec::<String>::new()
+        );
+        // Naming the previous step's crate, or another crate, is drift.
+        for wrong in ["solution_01", "exercise_021"] {
+            let main = MAIN.replace("LIB", wrong);
+            let exercise = files(&[("src/main.rs", &main)]);
+            let problems = drift(step("02"), &exercise, &previous, "solution-01");
+            assert_eq!(problems.len(), 1, "{wrong}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn anchors_are_compared_like_any_other_line() {
+        let exercise_main = MAIN
+            .replace("LIB", "exercise_02")
+            .replace("ANCHOR: main", "ANCHOR: start");
+        let exercise = files(&[("src/main.rs", &exercise_main)]);
+        let previous_main = MAIN.replace("LIB", "solution_01");
+        let previous = files(&[("src/main.rs", &previous_main)]);
+        let problems = drift(step("02"), &exercise, &previous, "solution-01");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("+    // ANCHOR: start"),
+            "{}",
+            problems[0]
+        );
+        // Dropping one is drift too.
+        let exercise_main = MAIN
+            .replace("LIB", "exercise_02")
+            .replace("    // ANCHOR_END: main\n", "");
+        let exercise = files(&[("src/main.rs", &exercise_main)]);
+        assert_eq!(
+            drift(step("02"), &exercise, &previous, "solution-01").len(),
+            1
+        );
     }
 
     #[test]

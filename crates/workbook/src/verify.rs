@@ -5,9 +5,11 @@
 //! the cargo runs last because they take minutes. The rules:
 //!
 //! - every step has its exercise, its solution and its chapter (and nothing is misnamed);
-//! - an exercise's `tests/` is byte for byte its solution's, and so is its `Cargo.toml` but
-//!   for the package name: one check per step;
-//! - exercise NN is solution NN-1 plus marked scaffolding regions (`scaffold.rs`);
+//! - an exercise's `tests/` is its solution's but for the crate's own lib name
+//!   (`exercise_NN` / `solution_NN`), and so is its `Cargo.toml` but for the package name:
+//!   one check per step;
+//! - exercise NN is solution NN-1 plus marked scaffolding regions, but for the crate's own lib
+//!   name (`scaffold.rs`);
 //! - each chapter has its heading and Time line and is in `SUMMARY.md`;
 //! - every include in the book resolves, and no long Rust block is typed into a page;
 //! - the schedule page is what `cargo workbook schedule --write` would write;
@@ -219,7 +221,8 @@ fn check_chapter(report: &mut Report, workbook: &Workbook, step: &Step) {
     );
 }
 
-/// One check per step: `tests/` identical, `Cargo.toml` identical but for the package name.
+/// One check per step: `tests/` identical but for the crate's own lib name, `Cargo.toml`
+/// identical but for the package name.
 fn check_same_check(
     report: &mut Report,
     step: &Step,
@@ -242,10 +245,15 @@ fn check_same_check(
             None => problems.push(format!(
                 "{path} is in {solution_name} but not in {exercise_name}"
             )),
-            Some(other) if other != bytes => problems.push(format!(
-                "{path} differs between {exercise_name} and {solution_name} (run: diff \
-                 exercises/{exercise_name}/{path} solutions/{solution_name}/{path})"
-            )),
+            Some(other) if !same_code(other, &exercise_name, bytes, &solution_name) => {
+                problems.push(format!(
+                    "{path} differs between {exercise_name} and {solution_name} beyond the \
+                     crate's name ({} / {}) (run: diff exercises/{exercise_name}/{path} \
+                     solutions/{solution_name}/{path})",
+                    files::lib_name(&exercise_name),
+                    files::lib_name(&solution_name),
+                ));
+            }
             Some(_) => {}
         }
     }
@@ -278,6 +286,18 @@ fn check_same_check(
         "tests/ and Cargo.toml are the solution's",
         problems,
     );
+}
+
+/// Whether two files of the packages `a_package` and `b_package` are the same once each one's
+/// lib name is made neutral. A file that is not text must be byte for byte the same.
+fn same_code(a: &[u8], a_package: &str, b: &[u8], b_package: &str) -> bool {
+    match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+        (Ok(a), Ok(b)) => {
+            files::with_neutral_lib(a, &files::lib_name(a_package))
+                == files::with_neutral_lib(b, &files::lib_name(b_package))
+        }
+        _ => a == b,
+    }
 }
 
 /// Exercise NN is solution NN-1 plus marked regions.

@@ -6,6 +6,8 @@
 use check::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
+
+// The step under test: this crate's own library.
 use exercise_01::Step;
 
 /// A posted message comes back from `GET /message`, as chat-api accepted it.

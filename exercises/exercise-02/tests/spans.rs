@@ -9,6 +9,8 @@ use opentelemetry::trace::SpanKind;
 use std::time::Duration;
 use talk::Config;
 use talk::telemetry::Otlp;
+
+// The step under test: this crate's own library.
 use exercise_02::Step;
 
 const PROVIDER: &str = "Does each service build its own SdkTracerProvider (telemetry::init) \

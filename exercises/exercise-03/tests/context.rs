@@ -4,6 +4,8 @@
 use check::{Spans, TestApp};
 use opentelemetry::trace::SpanKind;
 use talk::{Config, SendMode};
+
+// The step under test: this crate's own library.
 use exercise_03::Step;
 
 const SEND_SPAN: &str = "Publish inside a \"send message\" span of kind PRODUCER \

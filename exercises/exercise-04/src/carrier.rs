@@ -11,31 +11,31 @@ use opentelemetry::propagation::{Extractor, Injector};
 use rdkafka::message::{BorrowedHeaders, OwnedHeaders};
 
 /// Writes the trace context into the headers of a record about to be sent.
-pub struct HeaderInjector<'a>(pub &'a mut OwnedHeaders);
+pub struct RecordHeaderInjector<'a>(pub &'a mut OwnedHeaders);
 
-impl Injector for HeaderInjector<'_> {
+impl Injector for RecordHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         // TODO(04): add the header `key: value` to `self.0`. Careful: `OwnedHeaders::insert`
         // takes the headers by value. Chapter 04, task 1.
         let _ = (key, value);
-        todo!("TODO(04): write HeaderInjector::set")
+        todo!("TODO(04): write RecordHeaderInjector::set")
     }
 }
 
 /// Reads the trace context from the headers of a consumed record.
-pub struct HeaderExtractor<'a>(pub &'a BorrowedHeaders);
+pub struct RecordHeaderExtractor<'a>(pub &'a BorrowedHeaders);
 
-impl Extractor for HeaderExtractor<'_> {
+impl Extractor for RecordHeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         // TODO(04): the value of header `key` as text, or None (missing, or not UTF-8).
         // Chapter 04, task 1.
         let _ = key;
-        todo!("TODO(04): write HeaderExtractor::get")
+        todo!("TODO(04): write RecordHeaderExtractor::get")
     }
 
     fn keys(&self) -> Vec<&str> {
         // TODO(04): every header key. Chapter 04, task 1.
-        todo!("TODO(04): write HeaderExtractor::keys")
+        todo!("TODO(04): write RecordHeaderExtractor::keys")
     }
 }
 
@@ -66,15 +66,19 @@ mod tests {
             key: "other",
             value: Some("kept"),
         });
-        TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+        TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(&mut headers));
 
         let borrowed = headers.as_borrowed();
-        let received = TraceContextPropagator::new().extract(&HeaderExtractor(borrowed));
+        let received = TraceContextPropagator::new().extract(&RecordHeaderExtractor(borrowed));
         let received = received.span().span_context().clone();
         assert_eq!(received.trace_id(), sent.trace_id());
         assert_eq!(received.span_id(), sent.span_id());
         assert!(received.is_remote());
-        assert_eq!(HeaderExtractor(borrowed).get("other"), Some("kept"));
-        assert!(HeaderExtractor(borrowed).keys().contains(&"traceparent"));
+        assert_eq!(RecordHeaderExtractor(borrowed).get("other"), Some("kept"));
+        assert!(
+            RecordHeaderExtractor(borrowed)
+                .keys()
+                .contains(&"traceparent")
+        );
     }
 }

@@ -37,7 +37,7 @@ pub async fn send_message(
     let cx = parent.with_span(span);
 
     // TODO(04): inject the send span's context (`cx`) into the record's headers with
-    // TraceContextPropagator and your HeaderInjector, and publish with those headers.
+    // TraceContextPropagator and your RecordHeaderInjector, and publish with those headers.
     // Chapter 04, task 2.
     // END TODO(04)
     let delivered = talk::kafka::publish(producer, message, OwnedHeaders::new()).await;
@@ -57,7 +57,7 @@ pub async fn send_message(
 }
 // ANCHOR_END: send_message
 // TODO(04): return the context a consumed record carries in its headers (or an empty
-// context when it has none), with TraceContextPropagator and your HeaderExtractor.
+// context when it has none), with TraceContextPropagator and your RecordHeaderExtractor.
 // Chapter 04, task 3.
 /// The trace context a record carries in its headers: the context of the span that sent it.
 pub fn extract_parent(record: &rdkafka::message::BorrowedMessage<'_>) -> Context {

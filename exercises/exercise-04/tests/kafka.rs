@@ -8,14 +8,16 @@ use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use talk::message::NewMessage;
+
+// The step under test: this crate's own library.
 use exercise_04::Step;
 
 const INJECT: &str = "In messaging::send_message, inject the send span's context into the \
-    record headers: TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(..)), \
+    record headers: TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(..)), \
     and publish with those headers.";
 const EXTRACT: &str = "did you extract the context from the Kafka headers before starting the \
     span? In each consumer, read the record's headers with TraceContextPropagator::extract and \
-    your HeaderExtractor, and start \"process message\" with that context as its parent.";
+    your RecordHeaderExtractor, and start \"process message\" with that context as its parent.";
 
 /// Waits until the journey of one posted message is complete in both consumers.
 async fn journey(app: &TestApp, text: &str) -> Spans {

@@ -10,9 +10,9 @@ use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
 
 // ANCHOR: injector
 /// Writes the trace context into the headers of a record about to be sent.
-pub struct HeaderInjector<'a>(pub &'a mut OwnedHeaders);
+pub struct RecordHeaderInjector<'a>(pub &'a mut OwnedHeaders);
 
-impl Injector for HeaderInjector<'_> {
+impl Injector for RecordHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         // `OwnedHeaders::insert` takes the headers by value and returns them with one more,
         // but `set` only has `&mut` access. So take the headers out (leaving empty ones in
@@ -28,9 +28,9 @@ impl Injector for HeaderInjector<'_> {
 
 // ANCHOR: extractor
 /// Reads the trace context from the headers of a consumed record.
-pub struct HeaderExtractor<'a>(pub &'a BorrowedHeaders);
+pub struct RecordHeaderExtractor<'a>(pub &'a BorrowedHeaders);
 
-impl Extractor for HeaderExtractor<'_> {
+impl Extractor for RecordHeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         let header = self.0.iter().find(|header| header.key == key)?;
         // Header values are bytes; a value that is not UTF-8 cannot be a `traceparent`, so it
@@ -70,15 +70,19 @@ mod tests {
             key: "other",
             value: Some("kept"),
         });
-        TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+        TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(&mut headers));
 
         let borrowed = headers.as_borrowed();
-        let received = TraceContextPropagator::new().extract(&HeaderExtractor(borrowed));
+        let received = TraceContextPropagator::new().extract(&RecordHeaderExtractor(borrowed));
         let received = received.span().span_context().clone();
         assert_eq!(received.trace_id(), sent.trace_id());
         assert_eq!(received.span_id(), sent.span_id());
         assert!(received.is_remote());
-        assert_eq!(HeaderExtractor(borrowed).get("other"), Some("kept"));
-        assert!(HeaderExtractor(borrowed).keys().contains(&"traceparent"));
+        assert_eq!(RecordHeaderExtractor(borrowed).get("other"), Some("kept"));
+        assert!(
+            RecordHeaderExtractor(borrowed)
+                .keys()
+                .contains(&"traceparent")
+        );
     }
 }

@@ -19,7 +19,7 @@ use rdkafka::producer::FutureProducer;
 use talk::Message;
 use talk::kafka::{Delivery, TOPIC};
 
-use crate::carrier::{HeaderExtractor, HeaderInjector};
+use crate::carrier::{RecordHeaderExtractor, RecordHeaderInjector};
 
 // ANCHOR: send_message
 /// Publishes `message` inside a `send message` span, a child of `parent`.
@@ -45,7 +45,7 @@ pub async fn send_message(
     // The consumers continue this trace: the send span's context goes into the record's
     // headers as `traceparent` (and `tracestate`).
     let mut headers = OwnedHeaders::new();
-    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers));
+    TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(&mut headers));
     // ANCHOR_END: inject
     let delivered = talk::kafka::publish(producer, message, headers).await;
 
@@ -72,7 +72,7 @@ pub async fn send_message(
 /// stops a record from being processed.
 pub fn extract_parent(record: &BorrowedMessage<'_>) -> Context {
     match record.headers() {
-        Some(headers) => TraceContextPropagator::new().extract(&HeaderExtractor(headers)),
+        Some(headers) => TraceContextPropagator::new().extract(&RecordHeaderExtractor(headers)),
         None => Context::new(),
     }
 }
