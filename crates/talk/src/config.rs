@@ -41,7 +41,7 @@ pub struct Config {
     #[arg(long, env = "JAEGER_UI_URL", default_value = "http://localhost:16686")]
     pub jaeger_ui_url: String,
 
-    /// Print each finished trace that holds a POST as a waterfall (all-in-one mode only).
+    /// Print each finished trace as a waterfall, except traces of GETs alone (all-in-one mode).
     #[arg(long, env = "TALK_WATERFALL", default_value = "on", value_parser = ["on", "off"])]
     pub waterfall: String,
 
