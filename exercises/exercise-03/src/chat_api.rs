@@ -25,8 +25,10 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::FutureProducer;
 use talk::http::{ApiError, RoomQuery, ValidMessage};
 use talk::{ChatApi, Message, Store};
-// TODO(03): scaffolding, nothing to change here: chat-api's --send-mode.
+// TODO(03): scaffolding, nothing to change here: chat-api's --send-mode, and a tracker for
+// the sends that run in the background.
 use talk::SendMode;
+use tokio_util::task::TaskTracker;
 // END TODO(03)
 
 use crate::telemetry;
@@ -40,6 +42,9 @@ struct AppState {
     // TODO(03): scaffolding, nothing to change here.
     #[allow(dead_code)] // read once you write the send modes
     send_mode: SendMode,
+    /// The sends still running in the background, which shutdown waits for: spawn them with
+    /// `tokio::spawn(state.background.track_future(task))`.
+    background: TaskTracker,
     // END TODO(03)
 }
 
@@ -52,14 +57,23 @@ pub async fn run(service: ChatApi) -> anyhow::Result<()> {
         tracer: provider.tracer("chat-api"),
         // TODO(03): scaffolding, nothing to change here.
         send_mode: service.send_mode,
+        background: TaskTracker::new(),
         // END TODO(03)
     };
+    // TODO(03): scaffolding, nothing to change here.
+    let background = state.background.clone();
+    // END TODO(03)
     let routes = Router::new()
         .route("/message", post(post_message).get(get_messages))
         // `route_layer`, not `layer`: it runs after routing, so the route is known.
         .route_layer(middleware::from_fn_with_state(state.clone(), trace_request))
         .with_state(state);
     let served = service.serve(routes).await;
+    // TODO(03): scaffolding, nothing to change here. Sends spawned by the last requests may
+    // still be running: let them finish (and end their spans) before the provider's last flush.
+    background.close();
+    background.wait().await;
+    // END TODO(03)
     telemetry::shutdown(provider).await;
     served
 }

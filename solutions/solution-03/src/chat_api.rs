@@ -25,6 +25,7 @@ use opentelemetry_semantic_conventions::attribute::{
 use rdkafka::producer::FutureProducer;
 use talk::http::{ApiError, RoomQuery, ValidMessage};
 use talk::{ChatApi, Message, SendMode, Store};
+use tokio_util::task::TaskTracker;
 
 use crate::messaging::send_message;
 use crate::telemetry;
@@ -36,6 +37,8 @@ struct AppState {
     store: Store,
     tracer: SdkTracer,
     send_mode: SendMode,
+    /// The sends still running in the background, which shutdown waits for.
+    background: TaskTracker,
 }
 
 /// Serves the chat API until shutdown.
@@ -46,13 +49,19 @@ pub async fn run(service: ChatApi) -> anyhow::Result<()> {
         store: service.store.clone(),
         tracer: provider.tracer("chat-api"),
         send_mode: service.send_mode,
+        background: TaskTracker::new(),
     };
+    let background = state.background.clone();
     let routes = Router::new()
         .route("/message", post(post_message).get(get_messages))
         // `route_layer`, not `layer`: it runs after routing, so the route is known.
         .route_layer(middleware::from_fn_with_state(state.clone(), trace_request))
         .with_state(state);
     let served = service.serve(routes).await;
+    // Sends spawned by the last requests may still be running: let them finish (and end their
+    // spans) before the provider's last flush.
+    background.close();
+    background.wait().await;
     telemetry::shutdown(provider).await;
     served
 }
@@ -132,13 +141,15 @@ async fn post_message(
         // In a new task. `tokio::spawn` does not carry the current context, so inside the task
         // `Context::current()` is empty and the send span starts a trace of its own.
         SendMode::AsyncLost => {
-            tokio::spawn(send_in_background(state, message.clone()));
+            let task = send_in_background(state.clone(), message.clone());
+            tokio::spawn(state.background.track_future(task));
         }
         // In a new task that carries the context: `with_context` makes it current whenever
         // the task's future is polled, on whichever thread that happens.
         SendMode::Async => {
-            let task = send_in_background(state, message.clone());
-            tokio::spawn(task.with_context(Context::current()));
+            let task = send_in_background(state.clone(), message.clone());
+            let task = task.with_context(Context::current());
+            tokio::spawn(state.background.track_future(task));
         }
     }
     Ok((StatusCode::ACCEPTED, Json(message)))
