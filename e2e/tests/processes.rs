@@ -20,22 +20,8 @@ fn sigterm_stops_the_app_with_exit_code_0() {
             ("OTEL_TRACES_EXPORTER", "none"),
         ],
     );
-    let chat = app.chat_url();
-    let answer = reqwest::blocking::Client::new()
-        .post(format!("{chat}/message"))
-        .json(&serde_json::json!({"author": "ann", "room": "lobby", "message": "bye"}))
-        .send()
-        .unwrap();
-    assert_eq!(answer.status(), 202);
-
-    app.terminate();
-    let status = app.wait(Duration::from_secs(10));
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "output:\n{}",
-        app.lines().join("\n")
-    );
+    app.post("lobby", "bye");
+    app.stop_cleanly(Duration::from_secs(10));
 }
 
 /// A broker process, chat-api, and two storage-service processes that share the partitions of
@@ -69,13 +55,7 @@ fn one_process_per_service_with_redis() {
     let rooms = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"];
     let mut sent = Vec::new();
     for (i, room) in rooms.iter().cycle().take(30).enumerate() {
-        let answer: serde_json::Value = http
-            .post(format!("{chat}/message"))
-            .json(&serde_json::json!({"author": "ann", "room": room, "message": format!("m{i}")}))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let answer = chat_api.post(room, &format!("m{i}"));
         sent.push((room.to_string(), answer["id"].as_str().unwrap().to_owned()));
     }
 
@@ -133,14 +113,7 @@ fn unreachable_kafka_is_reported_and_retried() {
     );
     assert!(app.lines().iter().all(|l| !l.contains("panicked")));
 
-    app.terminate();
-    let status = app.wait(Duration::from_secs(10));
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "output:\n{}",
-        app.lines().join("\n")
-    );
+    app.stop_cleanly(Duration::from_secs(10));
     let warnings = app
         .lines()
         .iter()

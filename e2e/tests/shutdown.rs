@@ -24,23 +24,10 @@ fn sigterm_with_a_silent_collector_still_exits_0_quickly() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ],
     );
-    let chat = app.chat_url();
-    let answer = reqwest::blocking::Client::new()
-        .post(format!("{chat}/message"))
-        .json(&serde_json::json!({"author": "ann", "room": "lobby", "message": "bye"}))
-        .send()
-        .unwrap();
-    assert_eq!(answer.status(), 202);
+    app.post("lobby", "bye");
 
     let asked = Instant::now();
-    app.terminate();
-    let status = app.wait(Duration::from_secs(10));
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "the app should exit cleanly; it printed:\n{}",
-        app.lines().join("\n")
-    );
+    app.stop_cleanly(Duration::from_secs(10));
     assert!(asked.elapsed() < Duration::from_secs(10));
     drop(silent);
 }

@@ -77,6 +77,31 @@ impl Spawned {
         line.split_whitespace().last().unwrap().to_owned()
     }
 
+    /// Posts a chat message to the chat-api this process announced, and returns the answer.
+    /// Panics unless it is `202 Accepted`.
+    pub fn post(&self, room: &str, text: &str) -> serde_json::Value {
+        let answer = reqwest::blocking::Client::new()
+            .post(format!("{}/message", self.chat_url()))
+            .json(&serde_json::json!({"author": "ann", "room": room, "message": text}))
+            .send()
+            .unwrap_or_else(|e| panic!("{} did not answer POST /message: {e}", self.name));
+        assert_eq!(answer.status(), 202, "POST /message to {}", self.name);
+        answer.json().expect("POST /message answers JSON")
+    }
+
+    /// Sends SIGTERM and expects a clean exit (code 0) within `patience`.
+    pub fn stop_cleanly(&mut self, patience: Duration) {
+        self.terminate();
+        let status = self.wait(patience);
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{} should exit cleanly; it printed:\n{}",
+            self.name,
+            self.lines().join("\n")
+        );
+    }
+
     /// Sends SIGTERM, as `docker stop` or `kill` would.
     pub fn terminate(&self) {
         let status = Command::new("kill")
