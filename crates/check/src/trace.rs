@@ -59,6 +59,7 @@ impl Spans {
     }
 
     /// The span named `name` from `service`. Fails with `hint` when there is none.
+    #[track_caller]
     pub fn one(&self, service: &str, name: &str, hint: &str) -> SpanRef<'_> {
         match self.named(service, name).next() {
             Some(span) => SpanRef { spans: self, span },
@@ -110,11 +111,63 @@ impl Spans {
     }
 
     /// Fails the check: what went wrong, the hint, and the waterfall.
+    #[track_caller]
     pub fn fail(&self, what: &str, hint: &str) -> ! {
         panic!(
-            "\n\n✗ {what}\n\n  hint: {hint}\n\nWhat the check captured:\n\n{}",
+            "\n\n✗ {what}\n\n  hint: {hint}\n{}\nWhat the check captured:\n\n{}",
+            self.unnamed_services(),
             self.waterfall()
         )
+    }
+
+    /// A second hint when a provider has no `service.name`: the SDK then calls the service
+    /// `unknown_service:<program>`, and no check can find its spans.
+    fn unnamed_services(&self) -> String {
+        let unnamed: Vec<String> = self
+            .services()
+            .into_iter()
+            .filter(|s| s.starts_with("unknown_service"))
+            .collect();
+        if unnamed.is_empty() {
+            return String::new();
+        }
+        format!(
+            "\n  also: spans came from {}, a provider without a service.name. Give each \
+             provider's resource its service's name (Resource::builder().with_service_name).\n",
+            unnamed.join(", ")
+        )
+    }
+
+    /// Which spans each service made, e.g. `chat-api: POST /message ×2, send message`.
+    pub fn summary(&self) -> String {
+        let mut lines = Vec::new();
+        for service in self.services() {
+            let mut names: Vec<String> = self
+                .all
+                .iter()
+                .filter(|s| s.service == service)
+                .map(|s| s.span.name.to_string())
+                .collect();
+            names.sort();
+            let mut counted: Vec<String> = Vec::new();
+            for name in names.iter() {
+                let n = names.iter().filter(|other| *other == name).count();
+                let label = if n > 1 {
+                    format!("{name} ×{n}")
+                } else {
+                    name.clone()
+                };
+                if !counted.contains(&label) {
+                    counted.push(label);
+                }
+            }
+            lines.push(format!("{service}: {}", counted.join(", ")));
+        }
+        if lines.is_empty() {
+            "no spans at all".to_owned()
+        } else {
+            lines.join("; ")
+        }
     }
 
     fn named(&self, service: &str, name: &str) -> std::vec::IntoIter<&FinishedSpan> {
@@ -147,6 +200,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects the span's kind.
+    #[track_caller]
     pub fn is_kind(self, kind: SpanKind, hint: &str) -> Self {
         if self.span.span.span_kind != kind {
             self.spans.fail(
@@ -172,6 +226,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects attribute `key` to equal `value`.
+    #[track_caller]
     pub fn has_attribute(self, key: &str, value: impl Into<Value>, hint: &str) -> Self {
         let value = value.into();
         match self.attribute(key) {
@@ -195,6 +250,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects attribute `key` to be set, to anything.
+    #[track_caller]
     pub fn has_attribute_key(self, key: &str, hint: &str) -> Self {
         if self.attribute(key).is_none() {
             self.spans.fail(
@@ -210,6 +266,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects the span to start a trace of its own: no parent at all.
+    #[track_caller]
     pub fn is_root(self, hint: &str) -> Self {
         if self.span.span.parent_span_id != SpanId::INVALID {
             self.spans.fail(
@@ -225,6 +282,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects the span to be in the same trace as `other`.
+    #[track_caller]
     pub fn is_in_trace_of(self, other: &SpanRef<'_>, hint: &str) -> Self {
         if self.trace_id() != other.trace_id() {
             let detail = if self.span.span.parent_span_id == SpanId::INVALID {
@@ -246,6 +304,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects the span to be in a different trace from `other`.
+    #[track_caller]
     pub fn is_not_in_trace_of(self, other: &SpanRef<'_>, hint: &str) -> Self {
         if self.trace_id() == other.trace_id() {
             self.spans.fail(
@@ -262,6 +321,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects `parent` to be the span's parent.
+    #[track_caller]
     pub fn is_child_of(self, parent: &SpanRef<'_>, hint: &str) -> Self {
         let data = &self.span.span;
         if data.parent_span_id != parent.span_id()
@@ -281,6 +341,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects a link from this span to `target`.
+    #[track_caller]
     pub fn links_to(self, target: &SpanRef<'_>, hint: &str) -> Self {
         let linked = self.span.span.links.iter().any(|link| {
             link.span_context.span_id() == target.span_id()
@@ -301,6 +362,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects the status to be unset (the contract's "success").
+    #[track_caller]
     pub fn is_ok(self, hint: &str) -> Self {
         if let Status::Error { description } = &self.span.span.status {
             self.spans.fail(
@@ -315,6 +377,7 @@ impl<'a> SpanRef<'a> {
     }
 
     /// Expects an Error status.
+    #[track_caller]
     pub fn is_error(self, hint: &str) -> Self {
         if !matches!(self.span.span.status, Status::Error { .. }) {
             self.spans.fail(

@@ -162,6 +162,8 @@ impl Client {
 }
 
 fn transport_error(error: reqwest::Error) -> GiphyError {
+    // The URL holds the API key: keep it out of log lines and span statuses.
+    let error = error.without_url();
     if error.is_timeout() {
         GiphyError::Timeout
     } else if error.is_decode() {

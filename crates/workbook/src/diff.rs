@@ -6,8 +6,9 @@
 //!
 //! What differs between two steps for no reason a learner cares about is left out of both
 //! sides before diffing: the package name line of `Cargo.toml`, the crate's own library name
-//! (`exercise_02::Step` against `solution_02::Step`, shown as `<crate>`), and the book's
-//! `// ANCHOR:` / `// ANCHOR_END:` lines. Hunk line numbers count the lines compared.
+//! (`exercise_02::Step` against `solution_02::Step`, shown as `<crate>`), the book's
+//! `// ANCHOR:` / `// ANCHOR_END:` lines, and the scaffolding's `// END TODO(NN)` lines. Hunk
+//! line numbers count the lines compared.
 
 use std::path::Path;
 
@@ -16,7 +17,7 @@ use similar::TextDiff;
 
 use crate::{
     files::{self, CrateFiles},
-    steps::{Step, Workbook},
+    steps::{Step, StepId, Workbook},
     ui,
 };
 
@@ -42,7 +43,8 @@ impl Side {
     }
 
     /// A file's text as compared: `Cargo.toml` without the package name line, the crate's
-    /// own lib name made neutral, and no anchor lines. `Err` for a file that is not text.
+    /// own lib name made neutral, and no marker lines (see [`without_markers`]). `Err` for a
+    /// file that is not text.
     fn text(&self, path: &str) -> Option<Result<String, ()>> {
         let bytes = self.files.get(path)?;
         let text = String::from_utf8(bytes.clone()).map_err(|_| ());
@@ -52,7 +54,7 @@ impl Side {
             } else {
                 text
             };
-            without_anchors(&files::with_neutral_lib(
+            without_markers(&files::with_neutral_lib(
                 &text,
                 &files::lib_name(&self.package),
             ))
@@ -60,17 +62,30 @@ impl Side {
     }
 }
 
-/// The text without the book's anchor lines: those whose trimmed text starts with
-/// `// ANCHOR:` or `// ANCHOR_END:`, at any indentation. They exist only so that the book can
-/// include code, and differ between steps for no reason a learner cares about. (Verify's
-/// no-drift rule keeps them: an exercise carries the previous solution's anchors exactly.)
-pub fn without_anchors(text: &str) -> String {
+/// The text without the lines that only mark places, at any indentation:
+///
+/// - the book's anchors, whose trimmed text starts with `// ANCHOR:` or `// ANCHOR_END:`. They
+///   exist only so that the book can include code, and differ between steps for no reason a
+///   learner cares about;
+/// - the ends of scaffolding regions, whose trimmed text is exactly `// END TODO(NN)` (any
+///   step). They only close a region; the region's opening `// TODO(NN): ...` line says what to
+///   do, so it stays.
+///
+/// Verify keeps them all: the no-drift rule compares anchors (an exercise carries the previous
+/// solution's anchors exactly) and needs the `END` lines to find the regions.
+pub fn without_markers(text: &str) -> String {
     text.split_inclusive('\n')
-        .filter(|line| {
-            let trimmed = line.trim_start();
-            !(trimmed.starts_with("// ANCHOR:") || trimmed.starts_with("// ANCHOR_END:"))
-        })
+        .filter(|line| !is_marker(line.trim()))
         .collect()
+}
+
+/// Whether a trimmed line is one that [`without_markers`] drops.
+fn is_marker(trimmed: &str) -> bool {
+    let ends_a_region = trimmed
+        .strip_prefix("// END TODO(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .is_some_and(|step| StepId::parse_exact(step).is_some());
+    ends_a_region || trimmed.starts_with("// ANCHOR:") || trimmed.starts_with("// ANCHOR_END:")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +212,8 @@ pub fn run(workbook: &Workbook, arg: &str, whole_step: bool) -> Result<()> {
     let diffs = compare(&old, &new);
     if diffs.is_empty() {
         anstream::println!(
-            "{} and {} are the same (apart from their own names and the book's ANCHOR lines).",
+            "{} and {} are the same (apart from their own names, the book's ANCHOR lines and the \
+             END TODO lines).",
             old.label,
             new.label
         );
@@ -425,7 +441,7 @@ fn main() -> std::process::ExitCode {
     fn anchor_lines_are_left_out_of_both_sides() {
         let text = "a\n// ANCHOR: one\n    // ANCHOR_END: one\n\t// ANCHOR: two\nb\n// ANCHORS are not\n// ANCHOR_ENDING\nc";
         assert_eq!(
-            without_anchors(text),
+            without_markers(text),
             "a\nb\n// ANCHORS are not\n// ANCHOR_ENDING\nc"
         );
         // Anchors that moved, appeared or vanished are no difference; the code around them is.
@@ -463,6 +479,49 @@ fn main() -> std::process::ExitCode {
             "{}",
             diffs[0].unified
         );
+    }
+
+    #[test]
+    fn end_todo_lines_are_left_out_but_todo_lines_stay() {
+        let text = "a\n    // TODO(02): build the tracer. Chapter 02, task 1.\n    todo!()\n    \
+                    // END TODO(02)\n\t// END TODO(05a)  \n// END TODO(3)\n// END TODO(02): not only\n\
+                    // END TODO(02) x\n// end todo(02)\nb\n// END TODO(12)";
+        assert_eq!(
+            without_markers(text),
+            "a\n    // TODO(02): build the tracer. Chapter 02, task 1.\n    todo!()\n\
+             // END TODO(3)\n// END TODO(02): not only\n// END TODO(02) x\n// end todo(02)\nb\n"
+        );
+        // An exercise and its solution differ by the region, not by its closing line; and
+        // solution 01 against solution 02 (--step) hides the END lines on both sides.
+        let exercise = side(
+            "e",
+            "exercise-02",
+            &[(
+                "src/lib.rs",
+                "fn run() {\n    // TODO(02): the provider\n    todo!()\n    // END TODO(02)\n    serve()\n}\n",
+            )],
+        );
+        let solution = side(
+            "s",
+            "solution-02",
+            &[(
+                "src/lib.rs",
+                "fn run() {\n    let provider = init();\n    serve()\n}\n",
+            )],
+        );
+        let diffs = compare(&exercise, &solution);
+        assert_eq!(diffs.len(), 1);
+        assert!(
+            diffs[0].unified.contains(
+                "@@ -1,5 +1,4 @@\n fn run() {\n-    // TODO(02): the provider\n-    todo!()\n+    let provider = init();\n     serve()\n"
+            ),
+            "{}",
+            diffs[0].unified
+        );
+        assert!(!diffs[0].unified.contains("END TODO"), "{}", diffs[0].unified);
+        let with_end = side("s1", "solution-01", &[("src/lib.rs", "x\n// END TODO(02)\n")]);
+        let without = side("s2", "solution-02", &[("src/lib.rs", "x\n")]);
+        assert!(compare(&with_end, &without).is_empty());
     }
 
     #[test]

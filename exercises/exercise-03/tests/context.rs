@@ -115,24 +115,30 @@ async fn giphy_republish_is_a_send_span() {
     let app = app(SendMode::Async).await;
     app.post("ann", "lobby", "/giphy cats").await;
     let spans = app
-        .wait_for_spans("giphy-service's send span", SEND_SPAN, |s| {
-            s.has("giphy-service", "send message")
-                && s.every("giphy-service", "process message")
-                    .iter()
-                    .any(|p| p.attribute("giphy.query").is_some())
-        })
+        .wait_for_spans(
+            "giphy-service's send span and the process message around it",
+            SEND_SPAN,
+            |s| {
+                // The send span ends first, then the process message that holds it.
+                s.every("giphy-service", "send message").iter().any(|send| {
+                    s.by_id(send.data().span.parent_span_id)
+                        .is_some_and(|parent| parent.data().service == "giphy-service")
+                })
+            },
+        )
         .await;
-    let process = spans
-        .every("giphy-service", "process message")
-        .into_iter()
-        .find(|p| p.attribute("giphy.query").is_some())
-        .unwrap();
-    spans
-        .one("giphy-service", "send message", SEND_SPAN)
-        .is_child_of(
-            &process,
+    let send = spans.one("giphy-service", "send message", SEND_SPAN);
+    let parent = spans.by_id(send.data().span.parent_span_id).unwrap();
+    send.is_child_of(
+        &parent,
+        "Start the re-publish's send span with the context of \"process message\".",
+    );
+    if parent.data().span.name != "process message" {
+        spans.fail(
+            &format!("giphy-service's send span is a child of {}", parent.label()),
             "Start the re-publish's send span with the context of \"process message\".",
         );
+    }
     check_send_span(&spans, "giphy-service");
     app.stop().await;
 }
