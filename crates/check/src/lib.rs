@@ -212,7 +212,10 @@ impl TestApp {
             if now > deadline || quiet {
                 let waited = if quiet { QUIET } else { PATIENCE };
                 spans.fail(
-                    &format!("waited {waited:?} for {what}, and nothing more came"),
+                    &format!(
+                        "waited {waited:?} for {what}, and nothing more came (spans so far: {})",
+                        spans.summary()
+                    ),
                     hint,
                 );
             }
