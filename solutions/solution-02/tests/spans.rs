@@ -232,8 +232,9 @@ async fn spans_are_exported_over_otlp() {
         // Stopping shuts the providers down, which exports what is still batched.
         app.stop().await;
         let hint = format!(
-            "Did telemetry::init add the OTLP exporter with with_batch_exporter, and does each \
-             service call telemetry::shutdown when it stops? (protocol {protocol})"
+            "Did telemetry::init add the OTLP exporter (telemetry.otlp.exporter()) with \
+             with_batch_exporter, and does every service build its provider with \
+             telemetry::init? (protocol {protocol})"
         );
         for (service, name) in [
             ("chat-api", "POST /message"),
