@@ -1,7 +1,7 @@
 //! Running cargo: in the learner's terminal for `check`, captured for `verify`.
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{self, BufRead, BufReader, Read, Write},
     path::Path,
     process::{Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
@@ -83,6 +83,81 @@ pub fn run_captured(mut command: Command) -> Result<Captured> {
         lines,
         elapsed: started.elapsed(),
     })
+}
+
+/// One of a command's output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout = 0,
+    Stderr = 1,
+}
+
+/// Runs `command` in the learner's terminal, like `Command::status`, but with its stdout and
+/// stderr passing through pipes: each is copied to ours as it comes, and each of its lines is
+/// also handed to `on_line` (without the line ending).
+///
+/// The command sees pipes, not a terminal: pass it `--color` explicitly.
+pub fn run_teed(
+    mut command: Command,
+    on_line: impl Fn(Stream, &str) + Sync,
+) -> io::Result<ExitStatus> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let on_line = &on_line;
+    thread::scope(|scope| {
+        if let Some(from) = stdout {
+            scope.spawn(move || tee(from, io::stdout(), Stream::Stdout, on_line));
+        }
+        if let Some(from) = stderr {
+            scope.spawn(move || tee(from, io::stderr(), Stream::Stderr, on_line));
+        }
+    });
+    child.wait()
+}
+
+/// Copies `from` to `to` chunk by chunk, so that half a line (libtest's `test name ... `)
+/// shows at once, and hands each whole line to `on_line`. It reads to the end even when `to`
+/// fails (a closed pipe), so that the command never blocks on a full pipe.
+fn tee(
+    mut from: impl Read,
+    mut to: impl Write,
+    stream: Stream,
+    on_line: &(impl Fn(Stream, &str) + Sync),
+) {
+    let mut buffer = [0; 8192];
+    let mut line = Vec::new();
+    let hand_over = |line: &mut Vec<u8>| {
+        if line.ends_with(b"\n") {
+            line.pop();
+        }
+        if line.ends_with(b"\r") {
+            line.pop();
+        }
+        on_line(stream, &String::from_utf8_lossy(line));
+        line.clear();
+    };
+    loop {
+        let read = match from.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let chunk = &buffer[..read];
+        let _ = to.write_all(chunk).and_then(|()| to.flush());
+        for piece in chunk.split_inclusive(|&byte| byte == b'\n') {
+            line.extend_from_slice(piece);
+            if line.ends_with(b"\n") {
+                hand_over(&mut line);
+            }
+        }
+    }
+    if !line.is_empty() {
+        hand_over(&mut line);
+    }
 }
 
 /// The counts of libtest's `test result:` lines, added up over every test binary.
@@ -177,6 +252,49 @@ mod tests {
             [
                 "tests/app.rs: test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 2.01s",
                 "Doc-tests tracing_talk: test result: FAILED. 0 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            ]
+        );
+    }
+
+    /// Gives two bytes a read, so that lines, and the UTF-8 of `✗`, are split between reads.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let count = self.0.len().min(buffer.len()).min(2);
+            buffer[..count].copy_from_slice(&self.0[..count]);
+            self.0 = &self.0[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn teeing_copies_every_byte_and_hands_over_whole_lines() {
+        let input = "one\r\ntwo, in \u{2717} two reads\n\nlast without a newline";
+        let lines = Mutex::new(Vec::new());
+        let mut copied = Vec::new();
+        tee(
+            Trickle(input.as_bytes()),
+            &mut copied,
+            Stream::Stderr,
+            &|stream, line: &str| {
+                lines.lock().unwrap().push((stream, line.to_string()));
+            },
+        );
+        assert_eq!(String::from_utf8(copied).unwrap(), input);
+        let lines: Vec<String> = lines
+            .into_inner()
+            .unwrap()
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "one",
+                "two, in \u{2717} two reads",
+                "",
+                "last without a newline"
             ]
         );
     }

@@ -5,12 +5,17 @@
 //! and the same command works without the runner. The runner adds the advice around it, and
 //! never moves on by itself: the learner decides when to start the next step.
 
-use std::process::{Command, ExitCode};
+use std::{
+    path::Path,
+    process::{Command, ExitCode},
+    sync::{Mutex, PoisonError},
+};
 
 use anyhow::{Context, Result};
 
 use crate::{
-    cargo,
+    cargo, files,
+    findings::{Collector, Finding},
     status::{self, CheckResult, StatusRecord},
     steps::{Step, Workbook},
     ui,
@@ -69,9 +74,10 @@ pub fn run(
         step.title()
     );
     anstream::println!("{}", ui::paint(ui::NOTE, title));
-    let outcome = test(workbook, &package, test_args)?;
+    let (outcome, findings) = test(workbook, &package, dir, test_args)?;
 
     println!();
+    summarise(&findings);
     if solution {
         let verdict = match outcome {
             Outcome::Passed => ui::paint(ui::PASS, "passes"),
@@ -89,36 +95,98 @@ pub fn run(
     })
 }
 
-/// `cargo test -p <package>`, with cargo's output going straight to the terminal.
+/// `cargo test -p <package>` in the crate at `dir`, with cargo's output going to the terminal
+/// as it comes; for a failing run, also what its `✗` lines found.
 ///
 /// It builds first (`--no-run`), so that a compile error gets advice about compile errors
 /// rather than about the step's concepts; the test run then finds everything built.
-fn test(workbook: &Workbook, package: &str, test_args: &[String]) -> Result<Outcome> {
-    let colour = format!("--color={}", ui::cargo_colour());
+fn test(
+    workbook: &Workbook,
+    package: &str,
+    dir: &Path,
+    test_args: &[String],
+) -> Result<(Outcome, Vec<Finding>)> {
     let mut build = cargo::command(&workbook.root);
-    build.args(["test", "-p", package, "--no-run", &colour]);
+    build.args([
+        "test",
+        "-p",
+        package,
+        "--no-run",
+        &format!("--color={}", ui::cargo_colour()),
+    ]);
     if !succeeds(build, package)? {
-        return Ok(Outcome::DoesNotBuild);
+        return Ok((Outcome::DoesNotBuild, Vec::new()));
     }
+
+    // The run's output goes through a pipe (to be read for the summary), so cargo and libtest
+    // cannot ask the terminal about colour: decide for them.
+    let colour = match ui::cargo_colour() {
+        "never" => "never",
+        _ => "always",
+    };
     let mut test = cargo::command(&workbook.root);
-    test.args(["test", "-p", package, &colour, "--"]);
-    if colour == "--color=never" {
-        // libtest picks its own colours; keep it in line with ours.
-        test.args(["--color", "never"]);
-    }
+    test.args(["test", "-p", package, &format!("--color={colour}"), "--"]);
+    test.args(["--color", colour]);
     test.args(test_args);
-    Ok(if succeeds(test, package)? {
-        Outcome::Passed
-    } else {
-        Outcome::Failed
+    // No backtraces, whatever the learner's shell sets: a check's failures are panics, and with
+    // RUST_BACKTRACE=1 each one prints a backtrace through tokio's runtime that drowns the
+    // check's own message (328 lines of output instead of 136 in a learner trial). The `✗`
+    // line, its hint and the waterfall say what is wrong; a backtrace says nothing more.
+    test.env("RUST_BACKTRACE", "0");
+    let collector = Mutex::new(Collector::default());
+    let status = cargo::run_teed(test, |stream, line| {
+        // A poisoned lock only means that the other stream's reader panicked.
+        let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
+        collector.line(stream, line);
     })
+    .with_context(|| cannot_run(package))?;
+    if status.success() {
+        return Ok((Outcome::Passed, Vec::new()));
+    }
+    // The test files, in the order cargo runs them, to put the findings in the same order.
+    let crate_files = files::read_crate(dir).unwrap_or_default();
+    let test_files: Vec<&str> = files::under(&crate_files, "tests")
+        .into_iter()
+        .filter(|(path, _)| path.ends_with(".rs"))
+        .filter_map(|(_, bytes)| std::str::from_utf8(bytes).ok())
+        .collect();
+    let collector = collector
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok((Outcome::Failed, collector.findings(&test_files)))
 }
 
 fn succeeds(mut command: Command, package: &str) -> Result<bool> {
-    let status = command
-        .status()
-        .with_context(|| format!("cannot run cargo test -p {package}; is cargo on your PATH?"))?;
+    let status = command.status().with_context(|| cannot_run(package))?;
     Ok(status.success())
+}
+
+fn cannot_run(package: &str) -> String {
+    format!("cannot run cargo test -p {package}; is cargo on your PATH?")
+}
+
+/// After a failing run, its distinct `✗` lines and their hints again, in the order of the
+/// tests: each failure above comes with a waterfall, and the tests finish in any order, so
+/// the first failure printed is not always the first to fix. Nothing when there were none (a
+/// plain `assert!`, a crash).
+fn summarise(findings: &[Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let problems = if findings.len() == 1 {
+        "1 problem".to_string()
+    } else {
+        format!("{} problems", findings.len())
+    };
+    let title = format!("What the check found ({problems}):");
+    anstream::println!("{}", ui::paint(ui::STRONG, title));
+    for finding in findings {
+        anstream::println!("{}", ui::paint(ui::FAIL, &finding.problem));
+        if let Some(hint) = &finding.hint {
+            println!("{hint}");
+        }
+    }
+    println!();
 }
 
 /// Records the result for the step list. Failing to write it is not worth failing the check.

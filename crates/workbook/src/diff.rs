@@ -518,8 +518,16 @@ fn main() -> std::process::ExitCode {
             "{}",
             diffs[0].unified
         );
-        assert!(!diffs[0].unified.contains("END TODO"), "{}", diffs[0].unified);
-        let with_end = side("s1", "solution-01", &[("src/lib.rs", "x\n// END TODO(02)\n")]);
+        assert!(
+            !diffs[0].unified.contains("END TODO"),
+            "{}",
+            diffs[0].unified
+        );
+        let with_end = side(
+            "s1",
+            "solution-01",
+            &[("src/lib.rs", "x\n// END TODO(02)\n")],
+        );
         let without = side("s2", "solution-02", &[("src/lib.rs", "x\n")]);
         assert!(compare(&with_end, &without).is_empty());
     }

@@ -3,7 +3,7 @@
 use crate::{
     files,
     status::{self, CheckResult, StatusRecord},
-    steps::{Step, Workbook},
+    steps::{Step, StepId, Workbook},
     ui,
 };
 
@@ -114,40 +114,103 @@ pub fn run(workbook: &Workbook) {
         );
     }
     println!();
-    print_hint(workbook, &steps);
+    anstream::println!("{}", hint(workbook, &steps));
 }
 
 /// The first step that has not passed, and how to start it.
-fn print_hint(workbook: &Workbook, steps: &[(&Step, Standing)]) {
+fn hint(workbook: &Workbook, steps: &[(&Step, Standing)]) -> String {
     let next = steps
         .iter()
         .find(|(_, standing)| !matches!(standing, Standing::Passed { .. }));
     let Some((step, standing)) = next else {
-        anstream::println!(
+        return format!(
             "Every step passes: well done. {} compares your work with the solution.",
             ui::paint(ui::COMMAND, "cargo workbook diff NN")
         );
-        return;
     };
     let command = ui::paint(ui::COMMAND, format!("cargo workbook check {}", step.id));
     if *standing == Standing::NoExercise {
-        anstream::println!(
+        return format!(
             "Next: step {}, but exercises/{} is missing. Restore it with {}.",
             step.id,
             step.id.exercise_package(),
             ui::paint(ui::COMMAND, format!("cargo workbook reset {}", step.id))
         );
-        return;
+    }
+    if step.id == StepId::FIRST {
+        // Step 01 is the tour: its exercise is the finished app without telemetry, so there is
+        // nothing to edit, and its check passes from the start.
+        let chapter = step
+            .chapter
+            .as_ref()
+            .map(|file| format!(", {}", workbook.relative(&file.path)))
+            .unwrap_or_default();
+        return format!(
+            "Next: step {id} is the tour, with nothing to edit. Read chapter {id}{chapter} (the \
+             whole book: {mdbook}), run the app with {run}, then {command}.",
+            id = step.id,
+            mdbook = ui::paint(ui::COMMAND, "mdbook serve book"),
+            run = ui::paint(
+                ui::COMMAND,
+                format!("cargo run -p {}", step.id.exercise_package())
+            ),
+        );
     }
     let chapter = step
         .chapter
         .as_ref()
         .map(|file| format!("read {}, ", workbook.relative(&file.path)))
         .unwrap_or_default();
-    anstream::println!(
+    format!(
         "Next: step {} · {}: {chapter}edit exercises/{}, then run {command}",
         step.id,
         step.title(),
         step.id.exercise_package(),
-    );
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    fn plain(text: String) -> String {
+        anstream::adapter::strip_str(&text).to_string()
+    }
+
+    #[test]
+    fn step_01_is_a_tour_to_read_and_run_and_later_steps_are_edited() {
+        let repo = TempDir::new();
+        repo.write("Cargo.toml", "[workspace]\n");
+        for id in ["01", "02"] {
+            repo.write(&format!("exercises/exercise-{id}/Cargo.toml"), "");
+            repo.write(&format!("solutions/solution-{id}/Cargo.toml"), "");
+        }
+        repo.write("book/src/steps/01-meet.md", "# Step 01 · Meet\n");
+        repo.write("book/src/steps/02-spans.md", "# Step 02 · Spans\n");
+        let workbook = Workbook::load(repo.path()).unwrap();
+        let (one, two) = (&workbook.steps[0], &workbook.steps[1]);
+
+        let first = plain(hint(
+            &workbook,
+            &[(one, Standing::NotStarted), (two, Standing::NotStarted)],
+        ));
+        assert_eq!(
+            first,
+            "Next: step 01 is the tour, with nothing to edit. Read chapter 01, \
+             book/src/steps/01-meet.md (the whole book: mdbook serve book), run the app with \
+             cargo run -p exercise-01, then cargo workbook check 01."
+        );
+        assert!(!first.contains("edit exercises"), "{first}");
+
+        let passed = Standing::Passed {
+            edited_since: false,
+        };
+        let second = plain(hint(&workbook, &[(one, passed), (two, Standing::Failing)]));
+        assert_eq!(
+            second,
+            "Next: step 02 · Spans: read book/src/steps/02-spans.md, edit exercises/exercise-02, \
+             then run cargo workbook check 02"
+        );
+    }
 }

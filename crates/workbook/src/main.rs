@@ -12,6 +12,7 @@
 //! - `chapter`: a chapter's title and minutes;
 //! - `status`: the record of the last check of each step;
 //! - `files`: a step crate's files, for comparisons;
+//! - `findings`: the `✗` lines and hints of a failing check, for its summary;
 //! - `list`, `check`, `diff`, `reset`, `verify`, `schedule`: one command each;
 //! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
 //! - `book`: the book's includes and code blocks;
@@ -23,6 +24,7 @@ mod chapter;
 mod check;
 mod diff;
 mod files;
+mod findings;
 mod list;
 mod reset;
 mod scaffold;
