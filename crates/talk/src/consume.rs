@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use rdkafka::Message as _;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use tokio_util::sync::CancellationToken;
 
@@ -82,10 +82,10 @@ pub async fn run(
             );
         }
     }
-    // Commit what is done before leaving the group, so a restart does not repeat it.
-    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!("{service}: final commit: {error}");
-    }
+    // Closing the consumer commits the stored offsets (so a restart does not repeat what is
+    // done) and leaves the group. It blocks, for long if Kafka is gone, so it runs on a thread
+    // meant for blocking: the async threads stay free to run the shutdown deadline.
+    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
 }
 
 /// Handles one record. Returns `false` only when shutdown interrupted it.

@@ -106,7 +106,12 @@ impl Kafka {
     ///
     /// Kafka being down at start-up is common (compose still starting, a typo in
     /// `KAFKA_BROKERS`), so this says so once and keeps trying until `shutdown`.
-    pub async fn wait_until_reachable(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    /// `hint` says what to check, e.g. whether `docker compose` is up.
+    pub async fn wait_until_reachable(
+        &self,
+        shutdown: &CancellationToken,
+        hint: &str,
+    ) -> anyhow::Result<()> {
         let mut warned = false;
         loop {
             match self.ensure_topic().await {
@@ -118,8 +123,7 @@ impl Kafka {
                 }
                 Err(error) if !warned => {
                     tracing::warn!(
-                        "cannot reach Kafka at {}: {error:#}. Is it running? \
-                         (`docker compose up -d`, or set KAFKA_BROKERS). Retrying every 2 s…",
+                        "cannot reach Kafka at {}: {error:#}. {hint} Retrying every 2 s…",
                         self.brokers
                     );
                     warned = true;

@@ -12,6 +12,7 @@
 //! giphy-service. The launcher finds Kafka (embedded or external), the store and Giphy, hands
 //! each service what it needs, and shuts everything down in order on Ctrl-C or SIGTERM.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -124,6 +125,8 @@ pub struct App {
     /// Every span finished in this process, from every service.
     pub spans: SpanLog,
     services: JoinSet<(ServiceName, anyhow::Result<()>)>,
+    /// Which service each task runs, to name one that panics.
+    names: HashMap<tokio::task::Id, ServiceName>,
     producers: Vec<(ServiceName, FutureProducer)>,
     /// Kept so the embedded cluster lives as long as the app.
     embedded: Option<EmbeddedKafka>,
@@ -172,6 +175,7 @@ pub async fn start_with_shutdown<S: Services>(
         store: store.clone(),
         spans: telemetry.log.clone(),
         services: JoinSet::new(),
+        names: HashMap::new(),
         producers: Vec::new(),
         embedded,
     };
@@ -199,8 +203,10 @@ pub async fn start_with_shutdown<S: Services>(
                     readiness: readiness.clone(),
                     jaeger_ui_url: config.jaeger_ui_url.clone(),
                 };
-                app.services
+                let task = app
+                    .services
                     .spawn(async move { (name, services.chat_api(service).await) });
+                app.names.insert(task.id(), name);
             }
             ServiceName::StorageService | ServiceName::GiphyService => {
                 let service = ConsumerService {
@@ -213,7 +219,7 @@ pub async fn start_with_shutdown<S: Services>(
                     kafka: kafka.clone(),
                     joined: readiness.expect_consumer(),
                 };
-                app.services.spawn(async move {
+                let task = app.services.spawn(async move {
                     let result = if name == ServiceName::StorageService {
                         services.storage_service(service).await
                     } else {
@@ -221,6 +227,7 @@ pub async fn start_with_shutdown<S: Services>(
                     };
                     (name, result)
                 });
+                app.names.insert(task.id(), name);
             }
         }
     }
@@ -232,18 +239,29 @@ impl App {
     /// others are stopped too, and the first error is returned.
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first_error = None;
-        while let Some(joined) = self.services.join_next().await {
-            let (name, result) = joined.context("a service panicked")?;
+        while let Some(joined) = self.services.join_next_with_id().await {
+            // A panic (a todo!() in an exercise, say) stops that service like an error does:
+            // the others still stop cleanly and flush.
+            let (name, result) = match joined {
+                Ok((_, done)) => done,
+                Err(panicked) => {
+                    let name = self.names[&panicked.id()];
+                    (name, Err(anyhow::anyhow!("it panicked: {panicked}")))
+                }
+            };
             if let Err(error) = result {
                 tracing::error!("{name} stopped: {error:#}");
                 first_error.get_or_insert(error.context(format!("{name} failed")));
                 self.shutdown.cancel();
             }
         }
-        for (name, producer) in &self.producers {
-            kafka::flush(producer, name.as_str()).await;
+        // Flush every producer at once: each may wait its full timeout when Kafka is gone.
+        let mut flushes = JoinSet::new();
+        for (name, producer) in self.producers.drain(..) {
+            flushes.spawn(async move { kafka::flush(&producer, name.as_str()).await });
         }
-        // Every client has closed, so the embedded cluster can go.
+        flushes.join_all().await;
+        // The services are done and the producers flushed, so the embedded cluster can go.
         drop(self.embedded.take());
         match first_error {
             Some(error) => Err(error),
@@ -284,7 +302,8 @@ async fn find_kafka(
             brokers: brokers.clone(),
             embedded: false,
         };
-        kafka.wait_until_reachable(shutdown).await?;
+        let hint = "Is it running? (`docker compose up -d`, or check KAFKA_BROKERS)";
+        kafka.wait_until_reachable(shutdown, hint).await?;
         return Ok((kafka, None));
     }
     if config.mode.is_none() {
@@ -306,7 +325,12 @@ async fn find_kafka(
         brokers,
         embedded: true,
     };
-    kafka.wait_until_reachable(shutdown).await?;
+    let hint = format!(
+        "Is `-- broker` still running? Its address came from {}; start it again, \
+         or delete that file.",
+        embedded::broker_file().display()
+    );
+    kafka.wait_until_reachable(shutdown, &hint).await?;
     Ok((kafka, None))
 }
 

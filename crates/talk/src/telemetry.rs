@@ -101,7 +101,6 @@ impl Otlp {
             inner: exporter,
             endpoint: endpoint.clone(),
             service: "unknown-service".to_owned(),
-            last_warning: Mutex::new(None),
         }))
     }
 }
@@ -114,14 +113,17 @@ pub struct QuietExporter {
     endpoint: String,
     /// Learned from the provider's resource, so each service's warning says whose it is.
     service: String,
-    last_warning: Mutex<Option<Instant>>,
 }
+
+/// When an export failure was last reported, by any service in this process: the three
+/// services share one collector, so one warning a minute says it all.
+static LAST_EXPORT_WARNING: Mutex<Option<Instant>> = Mutex::new(None);
 
 impl SpanExporter for QuietExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let result = self.inner.export(batch).await;
         if let Err(error) = &result {
-            let mut last = self.last_warning.lock().unwrap();
+            let mut last = LAST_EXPORT_WARNING.lock().unwrap();
             if last.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
                 *last = Some(Instant::now());
                 tracing::warn!(
@@ -152,6 +154,9 @@ impl SpanExporter for QuietExporter {
         self.inner.set_resource(resource);
     }
 }
+
+/// The most spans a [`SpanLog`] keeps; beyond it the oldest tenth is forgotten.
+const MAX_SPANS: usize = 10_000;
 
 /// A finished span, with the `service.name` of the provider that made it.
 #[derive(Debug, Clone)]
@@ -209,7 +214,14 @@ impl SpanLog {
     }
 
     fn push(&self, span: FinishedSpan) {
-        self.inner.spans.lock().unwrap().push(span);
+        let mut spans = self.inner.spans.lock().unwrap();
+        // Nothing drains the log when the waterfall is off or in a single-service process, and
+        // the chat page makes a GET span every second: keep only the newest spans.
+        if spans.len() >= MAX_SPANS {
+            spans.drain(..MAX_SPANS / 10);
+        }
+        spans.push(span);
+        drop(spans);
         self.inner.added.notify_waiters();
     }
 }

@@ -203,6 +203,9 @@ fn only_get(trace: &[FinishedSpan]) -> bool {
 /// Prints finished traces, except those of `GET` requests alone, to stdout until `shutdown`, and forgets printed and
 /// settled traces so that a long-running app does not keep every span in memory.
 pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationToken) {
+    // Spans that end after their trace was printed (a Giphy call slower than SETTLE, say) are
+    // printed as a continuation of it.
+    let mut printed = std::collections::HashSet::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -210,7 +213,17 @@ pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationT
         }
         for trace in log.take_settled(SETTLE) {
             if !only_get(&trace) {
-                println!("{}", render_trace(&trace, &trace));
+                let id = trace[0].span.span_context.trace_id();
+                let drawn = render_trace(&trace, &trace);
+                if printed.contains(&id) {
+                    println!("(continued) {drawn}");
+                } else {
+                    println!("{drawn}");
+                }
+                if printed.len() > 10_000 {
+                    printed.clear();
+                }
+                printed.insert(id);
             }
         }
     }

@@ -72,7 +72,10 @@ pub async fn send_message(
 /// stops a record from being processed.
 pub fn extract_parent(record: &BorrowedMessage<'_>) -> Context {
     match record.headers() {
-        Some(headers) => TraceContextPropagator::new().extract(&RecordHeaderExtractor(headers)),
+        // Extract onto an empty context, not the current one: whatever is current on this
+        // thread has nothing to do with this record.
+        Some(headers) => TraceContextPropagator::new()
+            .extract_with_context(&Context::new(), &RecordHeaderExtractor(headers)),
         None => Context::new(),
     }
 }
