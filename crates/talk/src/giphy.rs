@@ -66,6 +66,19 @@ pub enum GiphyError {
     NothingFound,
 }
 
+impl GiphyError {
+    /// The HTTP status Giphy answered with, when it answered at all (for the client span's
+    /// `http.response.status_code`).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GiphyError::Status(code) => Some(*code),
+            // Both come from a successful answer whose body was of no use.
+            GiphyError::BadAnswer(_) | GiphyError::NothingFound => Some(200),
+            GiphyError::Timeout | GiphyError::Unreachable(_) => None,
+        }
+    }
+}
+
 /// A found image, with the HTTP status of the answer (for the client span of step 02).
 #[derive(Debug, Clone)]
 pub struct Found {

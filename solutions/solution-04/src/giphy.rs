@@ -16,7 +16,7 @@ use opentelemetry_semantic_conventions::attribute::{
 };
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
-use talk::giphy::{Client, FALLBACK_IMAGE, GiphyError};
+use talk::giphy::{Client, FALLBACK_IMAGE};
 use talk::{ConsumerService, Failure, Message};
 
 use crate::messaging::{extract_parent, send_message};
@@ -112,7 +112,8 @@ impl Giphy {
                 found.url
             }
             Err(error) => {
-                if let GiphyError::Status(code) = error {
+                // Giphy may have answered (an error code, or 200 with nothing usable).
+                if let Some(code) = error.status() {
                     span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
                 }
                 span.set_status(Status::error(error.to_string()));
