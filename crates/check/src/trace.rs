@@ -233,14 +233,14 @@ impl<'a> SpanRef<'a> {
             Some(found) if *found == value => self,
             Some(found) => self.spans.fail(
                 &format!(
-                    "{} has {key} = {found:?}; the contract says {value:?}",
+                    "{} has {key} = {found}; the contract says {value}",
                     self.label()
                 ),
                 hint,
             ),
             None => self.spans.fail(
                 &format!(
-                    "{} has no attribute {key} (it should be {value:?}); its attributes: {}",
+                    "{} has no attribute {key} (it should be {value}); its attributes: {}",
                     self.label(),
                     attributes(&self.span.span.attributes)
                 ),

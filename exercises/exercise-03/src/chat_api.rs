@@ -105,7 +105,8 @@ async fn trace_request(
     request.extensions_mut().insert(cx.clone());
 
     // TODO(03): make `cx` the current context while the handler runs, so that spans started
-    // in the handler become children of the SERVER span. Chapter 03, task 2.
+    // in the handler become children of the SERVER span: with the future, not with
+    // `cx.attach()`, whose guard cannot be held across `.await`. Chapter 03, task 2.
     // END TODO(03)
     let response = next.run(request).await;
 

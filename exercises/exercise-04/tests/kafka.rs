@@ -38,12 +38,21 @@ async fn one_trace_from_post_to_both_consumers() {
     let post = spans.one("chat-api", "POST /message", "the SERVER span from step 02");
     let send = spans.one("chat-api", "send message", "the PRODUCER span from step 03");
     for consumer in ["storage-service", "giphy-service"] {
-        spans
-            .one(
-                consumer,
-                "process message",
-                "the CONSUMER span from step 02",
-            )
+        let process = spans.one(
+            consumer,
+            "process message",
+            "the CONSUMER span from step 02",
+        );
+        if process.data().span.parent_span_id == post.span_id() {
+            spans.fail(
+                &format!(
+                    "{consumer}'s \"process message\" is a child of the POST, not of the send span"
+                ),
+                "The record carries the POST's context: in send_message, inject `cx` (the \
+                 context that holds the send span), not `parent`.",
+            );
+        }
+        process
             .is_in_trace_of(
                 &post,
                 &format!("{consumer}'s \"process message\" started a new trace: {EXTRACT}"),
@@ -140,12 +149,15 @@ async fn the_record_headers_carry_the_send_span() {
         4,
         "traceparent should be version-traceid-spanid-flags: {traceparent}"
     );
-    assert!(
-        sends
-            .iter()
-            .any(|s| s.span_id().to_string() == parts[2] && s.trace_id() == parts[1]),
-        "the traceparent {traceparent} should name one of chat-api's send spans"
-    );
+    let names_a_send = sends
+        .iter()
+        .any(|s| s.span_id().to_string() == parts[2] && s.trace_id() == parts[1]);
+    if !names_a_send {
+        spans.fail(
+            &format!("the record's traceparent {traceparent} names none of chat-api's send spans"),
+            &format!("Inject the context that holds the send span (`cx`). {INJECT}"),
+        );
+    }
     consumer.unsubscribe();
     app.stop().await;
 }
@@ -199,10 +211,11 @@ async fn bad_headers_start_a_fresh_trace() {
             .await
             .unwrap();
     }
-    app.wait_for_messages("headers", "every hand-made record to be stored", |all| {
-        all.len() == count
-    })
-    .await;
+    let what = "every hand-made record to be stored. A bad header must never stop a record: \
+                your extractor returns None for a value that is not UTF-8, and a record \
+                without headers gets an empty Context (no unwrap)";
+    app.wait_for_messages("headers", what, |all| all.len() == count)
+        .await;
     let spans = app
         .wait_for_spans("a process message span per record", EXTRACT, |s| {
             s.count("storage-service", "process message") >= count

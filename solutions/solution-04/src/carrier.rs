@@ -75,10 +75,19 @@ mod tests {
         let borrowed = headers.as_borrowed();
         let received = TraceContextPropagator::new().extract(&RecordHeaderExtractor(borrowed));
         let received = received.span().span_context().clone();
-        assert_eq!(received.trace_id(), sent.trace_id());
+        assert_eq!(
+            received.trace_id(),
+            sent.trace_id(),
+            "the extracted trace id should be the injected one: does `set` add the header, and \
+             does `get` find it?"
+        );
         assert_eq!(received.span_id(), sent.span_id());
         assert!(received.is_remote());
-        assert_eq!(RecordHeaderExtractor(borrowed).get("other"), Some("kept"));
+        assert_eq!(
+            RecordHeaderExtractor(borrowed).get("other"),
+            Some("kept"),
+            "`set` must keep the headers that were already there"
+        );
         assert!(
             RecordHeaderExtractor(borrowed)
                 .keys()
