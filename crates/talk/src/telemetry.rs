@@ -195,11 +195,6 @@ impl SpanLog {
         self.inner.spans.lock().unwrap().clone()
     }
 
-    /// Forgets every span so far.
-    pub fn clear(&self) {
-        self.inner.spans.lock().unwrap().clear();
-    }
-
     /// Waits until another span ends, or `timeout` passes.
     pub async fn changed(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.inner.added.notified()).await;
