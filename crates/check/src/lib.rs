@@ -243,6 +243,7 @@ fn describe(messages: &[Message]) -> String {
         .join("\n")
 }
 
+pub mod messaging;
 pub mod otlp;
 pub mod panics;
 pub mod process;

@@ -199,6 +199,43 @@ impl<'a> SpanRef<'a> {
         self.span.span.span_context.span_id()
     }
 
+    /// The snapshot this span belongs to, for failing with its waterfall.
+    pub fn spans(&self) -> &'a Spans {
+        self.spans
+    }
+
+    /// The span's attributes as `key=value, …`, for failure messages.
+    pub fn attribute_list(&self) -> String {
+        attributes(&self.span.span.attributes)
+    }
+
+    /// Expects the span to have no links.
+    #[track_caller]
+    pub fn has_no_links(self, hint: &str) -> Self {
+        let links = &self.span.span.links;
+        if !links.is_empty() {
+            let targets: Vec<String> = links
+                .iter()
+                .map(|l| {
+                    format!(
+                        "trace {} span {}",
+                        l.span_context.trace_id(),
+                        l.span_context.span_id()
+                    )
+                })
+                .collect();
+            self.spans.fail(
+                &format!(
+                    "{} should have no link, but it links to {}",
+                    self.label(),
+                    targets.join("; ")
+                ),
+                hint,
+            );
+        }
+        self
+    }
+
     /// Expects the span's kind.
     #[track_caller]
     pub fn is_kind(self, kind: SpanKind, hint: &str) -> Self {

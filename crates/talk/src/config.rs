@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "TALK_SEND_MODE", value_enum, default_value_t = SendMode::Async)]
     pub send_mode: SendMode,
 
+    /// From step 05: whether a consumer's `process message` span continues the producer's trace
+    /// (as a child, with a link) or starts a new one (with the link alone).
+    #[arg(long, env = "TALK_CONSUMER_TRACE", value_enum, default_value_t = ConsumerTrace::Same)]
+    pub consumer_trace: ConsumerTrace,
+
     /// Where spans are exported: from the standard `OTEL_*` variables, never from flags.
     #[arg(skip = Otlp::from_env())]
     pub otlp: Otlp,
@@ -77,6 +82,19 @@ pub enum SendMode {
     AsyncLost,
     /// In a spawned task that carries the trace context (the book's `async2`).
     Async,
+}
+
+/// Where a consumer's `process message` span goes, relative to the span that sent the record
+/// (step 05 on). Either way the span links to the send span: a link is how OpenTelemetry says
+/// "caused by, but not part of" (OpenTracing's FOLLOWS_FROM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConsumerTrace {
+    /// In the producer's trace: the send span is the parent, and the link is there too. One
+    /// trace shows the whole journey, the book's picture.
+    Same,
+    /// In a new trace for every record, tied to its cause by the link alone. The OpenTelemetry
+    /// demo's choice: short traces, and a consumer's work is not timed as part of the request.
+    New,
 }
 
 /// One of the app's three services.
@@ -119,6 +137,7 @@ impl Config {
             jaeger_ui_url: "http://localhost:16686".into(),
             waterfall: "off".into(),
             send_mode: SendMode::Async,
+            consumer_trace: ConsumerTrace::Same,
             otlp: Otlp::Off,
         }
     }

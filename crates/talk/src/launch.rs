@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, Mode, SendMode, ServiceName};
+use crate::config::{Config, ConsumerTrace, Mode, SendMode, ServiceName};
 use crate::consume::{self, Handler};
 use crate::embedded::{self, EmbeddedKafka};
 use crate::giphy;
@@ -96,6 +96,8 @@ pub struct ConsumerService {
     pub shutdown: CancellationToken,
     /// Where spans go (from step 02 on).
     pub telemetry: Telemetry,
+    /// Whether `process message` continues the producer's trace (from step 05 on).
+    pub consumer_trace: ConsumerTrace,
     kafka: Kafka,
     joined: Joined,
 }
@@ -216,6 +218,7 @@ pub async fn start_with_shutdown<S: Services>(
                     giphy: giphy.clone(),
                     shutdown: shutdown.clone(),
                     telemetry: telemetry.clone(),
+                    consumer_trace: config.consumer_trace,
                     kafka: kafka.clone(),
                     joined: readiness.expect_consumer(),
                 };

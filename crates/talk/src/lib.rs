@@ -36,7 +36,7 @@ pub mod store;
 pub mod telemetry;
 pub mod waterfall;
 
-pub use config::{Config, SendMode, ServiceName};
+pub use config::{Config, ConsumerTrace, SendMode, ServiceName};
 pub use consume::{Failure, Handler};
 pub use launch::{App, ChatApi, ConsumerService, Services};
 pub use message::Message;

@@ -11,11 +11,15 @@
 //!
 //! Each line is one span: its service, its name indented under its parent, its kind, a bar
 //! showing when it ran within the trace, and its duration. Links are listed under the span,
-//! with where they point ("in another trace" when they leave this one). In the all-in-one mode
+//! with where they point: "also its parent" when the link and the parent are the same span
+//! (Jaeger draws the pair as one FOLLOWS_FROM reference), or the other trace when the link
+//! leaves this one. A trace whose root follows from another trace names it in its first
+//! line, so that in `--consumer-trace new` mode each consumer's trace says where its message
+//! came from. In the all-in-one mode
 //! the app prints every finished trace except those that hold only `GET` requests (the chat
 //! page polls every second); `TALK_WATERFALL=off` silences it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +29,9 @@ use crate::telemetry::{FinishedSpan, SpanLog};
 
 /// Width of the time bar, in characters.
 const BAR_WIDTH: usize = 28;
+
+/// How many printed spans the printer remembers, to name the targets of links to other traces.
+const RECENT_SPANS: usize = 2_000;
 
 /// How long a trace must have been quiet (no span ending) before it counts as finished.
 const SETTLE: Duration = Duration::from_millis(800);
@@ -69,10 +76,11 @@ pub fn render_trace(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
     let trace_id = trace[0].span.span_context.trace_id();
     let _ = writeln!(
         out,
-        "trace {trace_id} · {} service{} · {}",
+        "trace {trace_id} · {} service{} · {}{}",
         services.len(),
         if services.len() == 1 { "" } else { "s" },
-        millis(total)
+        millis(total),
+        follows_from(trace, all)
     );
 
     // Children by parent; a span whose parent is not in this trace's captured spans is a root
@@ -144,17 +152,13 @@ fn draw(
     );
     for link in data.links.iter() {
         let target = &link.span_context;
-        let found = all
-            .iter()
-            .find(|s| s.span.span_context.span_id() == target.span_id());
-        let what = match found {
-            Some(s) => format!("{} ({})", s.span.name, s.service),
-            None => format!("span {}", target.span_id()),
-        };
-        let place = if target.trace_id() == data.span_context.trace_id() {
-            "in this trace".to_owned()
-        } else {
+        let what = name_of(target.span_id(), all);
+        let place = if target.trace_id() != data.span_context.trace_id() {
             format!("in another trace, {}", target.trace_id())
+        } else if target.span_id() == data.parent_span_id {
+            "also its parent".to_owned()
+        } else {
+            "in this trace".to_owned()
         };
         let _ = writeln!(out, "  {:<16} {:<32} ↪ link to {what}, {place}", "", "");
     }
@@ -162,6 +166,39 @@ fn draw(
         for child in list {
             draw(out, child, depth + 1, children, timeline, all);
         }
+    }
+}
+
+/// `send message (chat-api)` for a span found in `all`, else `span <id>`.
+fn name_of(id: SpanId, all: &[FinishedSpan]) -> String {
+    match all.iter().find(|s| s.span.span_context.span_id() == id) {
+        Some(s) => format!("{} ({})", s.span.name, s.service),
+        None => format!("span {id}"),
+    }
+}
+
+/// ` · follows from send message (chat-api) in trace <id>` when a root of `trace` has no parent
+/// and links to a span in another trace; empty otherwise.
+fn follows_from(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
+    let trace_id = trace[0].span.span_context.trace_id();
+    let causes: Vec<String> = trace
+        .iter()
+        .filter(|s| s.span.parent_span_id == SpanId::INVALID)
+        .flat_map(|s| s.span.links.iter())
+        .filter(|link| link.span_context.trace_id() != trace_id)
+        .map(|link| {
+            let target = &link.span_context;
+            format!(
+                "{} in trace {}",
+                name_of(target.span_id(), all),
+                target.trace_id()
+            )
+        })
+        .collect();
+    if causes.is_empty() {
+        String::new()
+    } else {
+        format!(" · follows from {}", causes.join(", "))
     }
 }
 
@@ -206,15 +243,29 @@ pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationT
     // Spans that end after their trace was printed (a Giphy call slower than SETTLE, say) are
     // printed as a continuation of it.
     let mut printed = std::collections::HashSet::new();
+    // The spans printed lately, so that a link to an earlier trace can name the span it points
+    // to (in `--consumer-trace new` mode, the send span of chat-api's trace).
+    let mut recent: VecDeque<FinishedSpan> = VecDeque::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
-        for trace in log.take_settled(SETTLE) {
+        let settled = log.take_settled(SETTLE);
+        if settled.is_empty() {
+            continue;
+        }
+        for trace in &settled {
+            recent.extend(trace.iter().cloned());
+        }
+        while recent.len() > RECENT_SPANS {
+            recent.pop_front();
+        }
+        let known = recent.make_contiguous();
+        for trace in settled {
             if !only_get(&trace) {
                 let id = trace[0].span.span_context.trace_id();
-                let drawn = render_trace(&trace, &trace);
+                let drawn = render_trace(&trace, known);
                 if printed.contains(&id) {
                     println!("(continued) {drawn}");
                 } else {

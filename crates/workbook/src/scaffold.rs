@@ -12,8 +12,12 @@
 //!     // END TODO(02)
 //! ```
 //!
-//! Remove the regions and every file that also exists in `solutions/solution-(NN-1)/src` must
-//! be byte for byte that file, but for the crate's own lib name: `main.rs` says
+//! A region may also hold lines of the previous solution that the learner must change: every
+//! line to change then lies inside a region, and the region's comment says what to do with it.
+//! So the rule is: remove the regions, and every file that also exists in
+//! `solutions/solution-(NN-1)/src` must be byte for byte that file, where each region may stand
+//! for any run of its lines (none, usually) and nothing else may differ, but for the crate's
+//! own lib name: `main.rs` says
 //! `exercise_NN::Step` where the previous solution says `solution_(NN-1)::Step`, and both are
 //! compared as `<crate>` (`files::with_neutral_lib`). Everything else counts, the book's
 //! `// ANCHOR:` lines included: an exercise carries the previous solution's anchors exactly. A file new in the step (a module it introduces) is compared
@@ -37,8 +41,15 @@ pub struct RegionError {
 /// The text with every `TODO(step)` region removed, or the first marking mistake: a region
 /// left open, one opened inside another, or an `END` with no opening.
 pub fn strip_regions(text: &str, step: StepId) -> Result<String, RegionError> {
+    Ok(outside_regions(text, step)?.concat())
+}
+
+/// The runs of lines outside the `TODO(step)` regions, in order: one more than there are
+/// regions, each possibly empty. Fails like [`strip_regions`].
+pub fn outside_regions(text: &str, step: StepId) -> Result<Vec<String>, RegionError> {
     let opening = format!("// {}", step.todo_marker());
     let closing = format!("// END {}", step.todo_marker());
+    let mut runs = Vec::new();
     let mut kept = String::with_capacity(text.len());
     // The line where the region we are in opened, if we are in one.
     let mut open_since: Option<usize> = None;
@@ -48,7 +59,10 @@ pub fn strip_regions(text: &str, step: StepId) -> Result<String, RegionError> {
         let opens = trimmed.starts_with(&opening);
         let closes = trimmed == closing;
         match (open_since, opens, closes) {
-            (None, true, _) => open_since = Some(number),
+            (None, true, _) => {
+                open_since = Some(number);
+                runs.push(std::mem::take(&mut kept));
+            }
             (None, false, true) => {
                 return Err(RegionError {
                     line: number,
@@ -74,8 +88,47 @@ pub fn strip_regions(text: &str, step: StepId) -> Result<String, RegionError> {
             line: start,
             message: format!("the `{opening}` region opened here is never closed with `{closing}`"),
         }),
-        None => Ok(kept),
+        None => {
+            runs.push(kept);
+            Ok(runs)
+        }
     }
+}
+
+/// Does `before` read as `runs` with any run of its lines (possibly none) in each gap between
+/// them? That is, is it the exercise with each region standing for some of the previous
+/// solution's lines? Matched line by line, like a glob pattern `run0*run1*…*runN` whose first
+/// and last runs are anchored: the leftmost match of each middle run is then the right one.
+fn fits(runs: &[String], before: &str) -> bool {
+    let lines =
+        |text: &str| -> Vec<String> { text.split_inclusive('\n').map(String::from).collect() };
+    let runs: Vec<Vec<String>> = runs.iter().map(|run| lines(run)).collect();
+    let before = lines(before);
+    let [first, middle @ .., last] = runs.as_slice() else {
+        // One run: no region at all, so the file must be the same.
+        return runs.first().is_some_and(|only| *only == before);
+    };
+    if !before.starts_with(first) || before.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &before[first.len()..];
+    if !rest.ends_with(last) {
+        return false;
+    }
+    rest = &rest[..rest.len() - last.len()];
+    for run in middle {
+        let found = if run.is_empty() {
+            Some(0)
+        } else {
+            rest.windows(run.len())
+                .position(|window| window == run.as_slice())
+        };
+        match found {
+            Some(at) => rest = &rest[at + run.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// What breaks the no-drift rule for exercise `step`: compares the exercise's `src/` files with
@@ -124,17 +177,18 @@ pub fn drift(
             }
             continue;
         };
-        match strip_regions(text, step) {
+        let text = files::with_neutral_lib(text, &exercise_lib);
+        match outside_regions(&text, step) {
             Err(error) => problems.push(format!("{path}:{}: {}", error.line, error.message)),
-            Ok(stripped) => {
+            Ok(runs) => {
                 // (A previous file that is not text cannot equal one that is.)
                 let before_is_text = std::str::from_utf8(before).is_ok();
                 let before =
                     files::with_neutral_lib(&String::from_utf8_lossy(before), &previous_lib);
-                let stripped = files::with_neutral_lib(&stripped, &exercise_lib);
-                if before_is_text && stripped == before {
+                if before_is_text && fits(&runs, &before) {
                     continue;
                 }
+                let stripped = runs.concat();
                 problems.push(format!(
                     "{path} differs from {previous_name}'s outside its {marker} regions \
                      (- {previous_name}, + exercise-{step} without its regions):\n{}",
@@ -248,6 +302,43 @@ fn main() {
             drift(step("02"), &exercise, &previous, "solution-01"),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn a_region_may_hold_the_old_lines_the_learner_replaces() {
+        let exercise = "fn main() {\n    // TODO(02): serve with tracing instead.\n    serve();\n    // END TODO(02)\n    done();\n}\n";
+        let previous = "fn main() {\n    serve();\n    done();\n}\n";
+        let exercise = files(&[("src/main.rs", exercise)]);
+        let problems = drift(
+            step("02"),
+            &exercise,
+            &files(&[("src/main.rs", previous)]),
+            "solution-01",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        // A region stands for a run of the old lines in its own place, not anywhere.
+        let moved = "fn main() {\n    done();\n    serve();\n}\n";
+        let problems = drift(
+            step("02"),
+            &exercise,
+            &files(&[("src/main.rs", moved)]),
+            "solution-01",
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    #[test]
+    fn runs_between_regions_must_come_in_order_and_the_ends_are_anchored() {
+        let runs =
+            |parts: &[&str]| -> Vec<String> { parts.iter().map(|p| p.to_string()).collect() };
+        assert!(fits(&runs(&["a\n", "c\n", "e\n"]), "a\nb\nc\nd\ne\n"));
+        assert!(fits(&runs(&["a\n", "", "e\n"]), "a\ne\n"));
+        assert!(!fits(&runs(&["a\n", "c\n", "e\n"]), "a\nb\ne\n"));
+        assert!(!fits(&runs(&["a\n", "e\n"]), "x\na\ne\n"));
+        assert!(!fits(&runs(&["a\n", "e\n"]), "a\ne\nx\n"));
+        // A line is a whole line: "c" does not match inside "cc".
+        assert!(!fits(&runs(&["a\n", "c\n", "e\n"]), "a\ncc\ne\n"));
+        assert!(fits(&runs(&["a\nb\n"]), "a\nb\n"));
     }
 
     #[test]

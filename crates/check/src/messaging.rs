@@ -1,0 +1,241 @@
+//! Assertions for the messaging spans from step 05 on: a `process message` span, its
+//! `messaging.*` attributes, and its link to the `send message` span that made its record.
+//!
+//! A process span is matched with its send span by where the record sits in Kafka: the send
+//! span learns its partition and offset from the delivery report, the process span from the
+//! record it consumed. Matching by position, not by "some send span", is what proves that each
+//! link points at its own record's cause.
+
+use opentelemetry::Value;
+use opentelemetry::trace::SpanKind;
+
+use crate::trace::{SpanRef, Spans};
+
+/// `messaging.destination.partition.id`: a string, as the conventions say.
+pub const PARTITION_ID: &str = "messaging.destination.partition.id";
+/// `messaging.kafka.offset`: an integer.
+pub const OFFSET: &str = "messaging.kafka.offset";
+/// `messaging.message.id`: the chat message's id.
+pub const MESSAGE_ID: &str = "messaging.message.id";
+
+/// Attribute names that older versions of the conventions used, with the constant of
+/// `opentelemetry-semantic-conventions` that replaces each.
+const DEPRECATED: [(&str, &str); 4] = [
+    ("messaging.kafka.message.offset", "MESSAGING_KAFKA_OFFSET"),
+    (
+        "messaging.kafka.consumer.group",
+        "MESSAGING_CONSUMER_GROUP_NAME",
+    ),
+    (
+        "messaging.kafka.destination.partition",
+        "MESSAGING_DESTINATION_PARTITION_ID",
+    ),
+    ("messaging.operation", "MESSAGING_OPERATION_TYPE"),
+];
+
+/// Where a record sits in Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub partition: String,
+    pub offset: i64,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "partition {} offset {}", self.partition, self.offset)
+    }
+}
+
+/// What to tell the learner when a process span breaks the contract.
+pub struct Hints<'h> {
+    /// The span has no link, or a link to nothing.
+    pub link: &'h str,
+    /// An attribute is missing, of the wrong type, or has the wrong value.
+    pub attributes: &'h str,
+}
+
+/// The record position a span says it sent or processed, checking the attributes' types.
+#[track_caller]
+pub fn position(span: &SpanRef<'_>, hint: &str) -> Position {
+    Position {
+        partition: string_attribute(span, PARTITION_ID, hint),
+        offset: int_attribute(span, OFFSET, hint),
+    }
+}
+
+/// The `send message` span (of any service) that delivered the record at `position`.
+pub fn send_at<'a>(spans: &'a Spans, position: &Position) -> Option<SpanRef<'a>> {
+    spans
+        .all()
+        .iter()
+        .filter(|s| s.span.name == "send message")
+        .filter_map(|s| spans.by_id(s.span.span_context.span_id()))
+        .find(|send| {
+            matches!(send.attribute(PARTITION_ID), Some(Value::String(p)) if p.as_str() == position.partition)
+                && matches!(send.attribute(OFFSET), Some(Value::I64(o)) if *o == position.offset)
+        })
+}
+
+/// Checks a `process message` span against the step 05 contract, and returns the send span it
+/// links to:
+///
+/// - a CONSUMER span with `messaging.system`, `.operation.name`, `.operation.type`,
+///   `.destination.name`, `.consumer.group.name` (= `group`), `.destination.partition.id` (a
+///   string), `.kafka.offset` (an int), `.kafka.message.key` (= `room`) and `.message.id`
+///   (= `message_id`), and none of their deprecated names;
+/// - exactly one link, to the send span that delivered the record at the span's position.
+#[track_caller]
+pub fn creation_of<'a>(
+    spans: &'a Spans,
+    process: SpanRef<'a>,
+    group: &str,
+    room: &str,
+    message_id: &str,
+    hints: &Hints<'_>,
+) -> SpanRef<'a> {
+    let who = process.label();
+    process.is_kind(
+        SpanKind::Consumer,
+        "processing a consumed record is a CONSUMER span (SpanKind::Consumer)",
+    );
+    // The link first: it is the step's one idea.
+    let links = &process.data().span.links;
+    if links.is_empty() {
+        spans.fail(&format!("{who} has no link"), hints.link);
+    }
+    if let Some(bad) = links.iter().find(|l| !l.span_context.is_valid()) {
+        spans.fail(
+            &format!(
+                "{who} links to an invalid span context (trace {}, span {}): a link to nothing",
+                bad.span_context.trace_id(),
+                bad.span_context.span_id()
+            ),
+            "Link to the context extracted from the record's headers (the send span), and \
+             only when it is valid: `span_context().is_valid()`. An empty Context, such as \
+             Context::new() or Context::current() in a consumer, holds no span to link to.",
+        );
+    }
+    for (old, constant) in DEPRECATED {
+        if process.attribute(old).is_some() {
+            spans.fail(
+                &format!("{who} has the attribute {old}, a name the conventions deprecated"),
+                &format!(
+                    "Use the current name, the constant {constant} of \
+                     opentelemetry_semantic_conventions::attribute. {}",
+                    hints.attributes
+                ),
+            );
+        }
+    }
+    process
+        .has_attribute("messaging.system", "kafka", hints.attributes)
+        .has_attribute("messaging.destination.name", "message", hints.attributes)
+        .has_attribute("messaging.operation.name", "process", hints.attributes)
+        .has_attribute("messaging.operation.type", "process", hints.attributes)
+        .has_attribute(
+            "messaging.consumer.group.name",
+            group.to_owned(),
+            hints.attributes,
+        )
+        .has_attribute(
+            "messaging.kafka.message.key",
+            room.to_owned(),
+            hints.attributes,
+        )
+        .has_attribute(MESSAGE_ID, message_id.to_owned(), hints.attributes);
+    let at = position(&process, hints.attributes);
+
+    let Some(send) = send_at(spans, &at) else {
+        spans.fail(
+            &format!(
+                "{who} says it processed the record at {at}, but no \"send message\" span \
+                 delivered a record there"
+            ),
+            &format!(
+                "{PARTITION_ID} and {OFFSET} are where the consumed record sits: \
+                 record.partition() and record.offset(). {}",
+                hints.attributes
+            ),
+        );
+    };
+    if links.len() > 1 {
+        spans.fail(
+            &format!("{who} has {} links; it should have one", links.len()),
+            &format!(
+                "One record, one cause: a single link, to the send span of the record. {}",
+                hints.link
+            ),
+        );
+    }
+    process
+        .links_to(
+            &send,
+            &format!(
+                "The record at {at} was sent by {}, so that is the span to link to: the \
+             context extracted from this record's own headers. {}",
+                send.label(),
+                hints.link
+            ),
+        )
+        .is_ok("processing a record that worked is not an error");
+    send
+}
+
+/// The value of a string attribute. Fails when it is missing or has another type.
+#[track_caller]
+pub fn string_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> String {
+    match span.attribute(key) {
+        Some(Value::String(value)) => value.to_string(),
+        Some(other) => span.spans().fail(
+            &format!(
+                "{}'s {key} is {} {other}; the conventions make it a string",
+                span.label(),
+                type_name(other)
+            ),
+            &format!("Write it as text, e.g. with .to_string(). {hint}"),
+        ),
+        None => span.spans().fail(
+            &format!(
+                "{} has no attribute {key}; its attributes: {}",
+                span.label(),
+                span.attribute_list()
+            ),
+            hint,
+        ),
+    }
+}
+
+/// The value of an integer attribute. Fails when it is missing or has another type.
+#[track_caller]
+pub fn int_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> i64 {
+    match span.attribute(key) {
+        Some(Value::I64(value)) => *value,
+        Some(other) => span.spans().fail(
+            &format!(
+                "{}'s {key} is {} {other}; the conventions make it an integer",
+                span.label(),
+                type_name(other)
+            ),
+            &format!("Give KeyValue::new the i64 itself, not a string. {hint}"),
+        ),
+        None => span.spans().fail(
+            &format!(
+                "{} has no attribute {key}; its attributes: {}",
+                span.label(),
+                span.attribute_list()
+            ),
+            hint,
+        ),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Bool(_) => "the boolean",
+        Value::I64(_) => "the integer",
+        Value::F64(_) => "the float",
+        Value::String(_) => "the string",
+        Value::Array(_) => "the array",
+        _ => "the value",
+    }
+}
