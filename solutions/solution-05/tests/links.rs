@@ -52,6 +52,21 @@ async fn processed(app: &TestApp, sent: &[Message]) -> Spans {
     .await
 }
 
+/// The step's one idea comes first: every process span has a link. Which span it should link
+/// to, and the attributes that tell, are checked after.
+fn every_process_span_has_a_link(spans: &Spans) {
+    for consumer in ["storage-service", "giphy-service"] {
+        for process in spans.every(consumer, "process message") {
+            if process.data().span.links.is_empty() {
+                spans.fail(
+                    &format!("{consumer}'s \"process message\" span has no link"),
+                    LINK,
+                );
+            }
+        }
+    }
+}
+
 /// The process span of `consumer` whose record carried `message`, found by the message id
 /// (or, while process spans have no ids yet, the only one there is).
 fn process_of<'a>(spans: &'a Spans, consumer: &str, message: &Message) -> SpanRef<'a> {
@@ -107,6 +122,7 @@ async fn same_mode_links_and_parents_in_one_trace() {
         sent.push(app.post("ann", room, &format!("hello, {room}")).await);
     }
     let spans = processed(&app, &sent).await;
+    every_process_span_has_a_link(&spans);
     for message in &sent {
         for consumer in ["storage-service", "giphy-service"] {
             let process = process_of(&spans, consumer, message);
@@ -142,6 +158,7 @@ async fn same_mode_links_the_republished_record_too() {
     let app = app(ConsumerTrace::Same).await;
     let message = app.post("ann", "lobby", "/giphy cats").await;
     let spans = giphy_journey(&app).await;
+    every_process_span_has_a_link(&spans);
     let (giphy_process, republish, stored) = republished(&spans, &message);
     republish.is_child_of(&giphy_process, REPUBLISH);
     stored.is_child_of(&republish, SAME);
@@ -156,6 +173,7 @@ async fn new_mode_starts_a_linked_trace_per_consumer() {
     let app = app(ConsumerTrace::New).await;
     let message = app.post("ann", "lobby", "/giphy cats").await;
     let spans = giphy_journey(&app).await;
+    every_process_span_has_a_link(&spans);
     let post = spans.one("chat-api", "POST /message", "the SERVER span from step 02");
 
     let mut traces = Vec::new();

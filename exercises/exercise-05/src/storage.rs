@@ -1,0 +1,90 @@
+//! storage-service: consumes every chat message and stores it.
+//!
+//! Each record gets a `process message` CONSUMER span, with a `store message` span under it.
+
+use opentelemetry::Context;
+// TODO(05): once `handle` calls messaging::start_process, import it here in place of
+// extract_parent, and drop what the compiler then calls unused. Chapter 05, task 3.
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry_sdk::trace::SdkTracer;
+use rdkafka::message::BorrowedMessage;
+use talk::store::StoreError;
+use talk::{ConsumerService, ConsumerTrace, Failure, Message, Store};
+
+use crate::messaging::extract_parent;
+// END TODO(05)
+use crate::telemetry;
+
+/// Consumes the `message` topic in the `storage-service` group until shutdown.
+pub async fn run(service: ConsumerService) -> anyhow::Result<()> {
+    let provider = telemetry::init("storage-service", &service.telemetry)?;
+    let storage = Storage {
+        store: service.store.clone(),
+        tracer: provider.tracer("storage-service"),
+        // TODO(05): nothing to write here: the two fields that start_process needs.
+        group: service.name,
+        consumer_trace: service.consumer_trace,
+        // END TODO(05)
+    };
+    let consumed = service.consume(storage).await;
+    telemetry::shutdown(provider).await;
+    consumed
+}
+
+struct Storage {
+    store: Store,
+    tracer: SdkTracer,
+    // TODO(05): nothing to write here either; take the `allow`s away once you use the fields.
+    /// The consumer group, `storage-service`, for the process spans.
+    #[allow(dead_code)]
+    group: &'static str,
+    /// Whether the process spans continue the producer's trace (`--consumer-trace`).
+    #[allow(dead_code)]
+    consumer_trace: ConsumerTrace,
+    // END TODO(05)
+}
+
+impl talk::Handler for Storage {
+    // ANCHOR: handle
+    async fn handle(&self, message: Message, record: &BorrowedMessage<'_>) -> Result<(), Failure> {
+        // TODO(05): replace the code of this region with a call to messaging::start_process,
+        // so that "process message" links to the send span of its record, in either
+        // --consumer-trace mode. Chapter 05, task 3.
+        // Continue the producer's trace: its send span is the parent.
+        let parent = extract_parent(record);
+        let span = self
+            .tracer
+            .span_builder("process message")
+            .with_kind(SpanKind::Consumer)
+            .start_with_context(&self.tracer, &parent);
+        let cx = parent.with_span(span);
+        // END TODO(05)
+
+        let stored = self.store_message(&message, &cx).await;
+
+        if let Err(error) = &stored {
+            cx.span().set_status(Status::error(error.to_string()));
+        }
+        cx.span().end();
+        // A store that is down is worth waiting for: the message is retried, not lost.
+        stored.map_err(|error| Failure::Retry(error.into()))
+    }
+    // ANCHOR_END: handle
+}
+
+impl Storage {
+    // ANCHOR: store_message
+    /// Saves the message inside a `store message` span, a child of `parent`.
+    async fn store_message(&self, message: &Message, parent: &Context) -> Result<(), StoreError> {
+        let span = self.tracer.start_with_context("store message", parent);
+        let cx = parent.with_span(span);
+        // With Redis, the store adds a CLIENT span for each command under ours.
+        let saved = self.store.save_with_spans(message, &self.tracer, &cx).await;
+        if let Err(error) = &saved {
+            cx.span().set_status(Status::error(error.to_string()));
+        }
+        cx.span().end();
+        saved
+    }
+    // ANCHOR_END: store_message
+}
