@@ -111,8 +111,10 @@ pub fn creation_of<'a>(
                 bad.span_context.span_id()
             ),
             "Link to the context extracted from the record's headers (the send span), and \
-             only when it is valid: `span_context().is_valid()`. An empty Context, such as \
-             Context::new() or Context::current() in a consumer, holds no span to link to.",
+             only when it is valid. SpanBuilder::with_links drops invalid contexts by itself; \
+             span.add_link does not, so check span_context().is_valid() before it. An empty \
+             Context, such as Context::new() or Context::current() in a consumer, holds no \
+             span to link to.",
         );
     }
     for (old, constant) in DEPRECATED {
@@ -145,6 +147,29 @@ pub fn creation_of<'a>(
         .has_attribute(MESSAGE_ID, message_id.to_owned(), hints.attributes);
     let at = position(&process, hints.attributes);
 
+    // The link comes from the record's own headers, so where its send span delivered the
+    // record is the truth: a process span that disagrees has the wrong position attributes.
+    let linked_send = links
+        .iter()
+        .filter_map(|l| spans.by_id(l.span_context.span_id()))
+        .find(|s| s.data().span.name == "send message");
+    if let Some(linked) = linked_send {
+        let delivered = position(&linked, "the send span's position comes from step 03");
+        if delivered != at {
+            spans.fail(
+                &format!(
+                    "{who} says it processed the record at {at}, but the send span it links \
+                     to ({}) delivered that record at {delivered}",
+                    linked.label()
+                ),
+                &format!(
+                    "{PARTITION_ID} and {OFFSET} are where the consumed record sits: \
+                     record.partition() and record.offset(). {}",
+                    hints.attributes
+                ),
+            );
+        }
+    }
     let Some(send) = send_at(spans, &at) else {
         spans.fail(
             &format!(

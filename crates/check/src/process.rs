@@ -22,6 +22,8 @@ impl Spawned {
             .env_remove("KAFKA_BROKERS")
             .env_remove("REDIS_URL")
             .env_remove("GIPHY_API_KEY")
+            .env_remove("TALK_SEND_MODE")
+            .env_remove("TALK_CONSUMER_TRACE")
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -89,7 +89,7 @@ pub fn extract_parent(record: &BorrowedMessage<'_>) -> Context {
 
 // TODO(05): start the `process message` CONSUMER span of a consumed record (chapter 05,
 // task 2). It links to the record's creation context, the send span that extract_parent
-// finds in the headers, but only when that context is valid. With ConsumerTrace::Same that
+// finds in the headers (a record without one gets no link). With ConsumerTrace::Same that
 // context is also its parent; with ConsumerTrace::New the span starts a new trace, from
 // Context::new(). Give it the messaging.* attributes of the contract (chapter 05, task 2),
 // and return the context that holds it.

@@ -246,8 +246,8 @@ async fn bad_headers_give_no_link_and_are_still_stored() {
             })
             .await;
         let hint = "A record without a valid traceparent has no creation context: no link, and \
-                    a fresh trace. Add the link only when the extracted span context \
-                    is_valid().";
+                    a fresh trace. SpanBuilder::with_links drops an invalid context by itself; \
+                    span.add_link does not, so check span_context().is_valid() before it.";
         for consumer in ["storage-service", "giphy-service"] {
             for process in spans.every(consumer, "process message") {
                 process.has_no_links(hint).is_root(hint);

@@ -104,14 +104,11 @@ pub fn start_process(
     message: &Message,
 ) -> Context {
     let creation = extract_parent(record);
-    // A record without a valid `traceparent` has no creation context: a link to nothing
-    // would point Jaeger at a span that does not exist, so there is no link at all.
-    let sent = creation.span().span_context().clone();
-    let links = if sent.is_valid() {
-        vec![Link::with_context(sent)]
-    } else {
-        Vec::new()
-    };
+    // A record without a valid `traceparent` has no creation context, and must get no link:
+    // a link to nothing would point Jaeger at a span that does not exist. `with_links` sees
+    // to that, as it keeps only valid contexts. (`span.add_link`, after the start, does not:
+    // check `is_valid()` before you use it.)
+    let link = Link::with_context(creation.span().span_context().clone());
     let parent = match consumer_trace {
         ConsumerTrace::Same => creation,
         // `Context::new()` is empty: the span becomes the root of a trace of its own.
@@ -121,7 +118,7 @@ pub fn start_process(
         .span_builder(format!("process {TOPIC}"))
         .with_kind(SpanKind::Consumer)
         .with_attributes(process_attributes(group, record, message))
-        .with_links(links)
+        .with_links(vec![link])
         .start_with_context(tracer, &parent);
     parent.with_span(span)
 }
@@ -147,7 +144,7 @@ fn process_attributes(
             MESSAGING_DESTINATION_PARTITION_ID,
             record.partition().to_string(),
         ),
-        KeyValue::new(MESSAGING_KAFKA_OFFSET, record.offset()),
+        KeyValue::new(MESSAGING_KAFKA_OFFSET, record.offset() + 1),
         KeyValue::new(MESSAGING_MESSAGE_ID, message.id.clone()),
     ];
     // The key is the room (it keeps each room's messages in order on one partition).

@@ -1,0 +1,69 @@
+//! The terminal waterfall as a learner sees it, in both `--consumer-trace` modes (step 05 on):
+//! the flag and its environment variable reach the consumers, and the links are drawn.
+
+use std::time::Duration;
+
+use check::process::Spawned;
+
+/// The app, as a learner runs it.
+const BINARY: &str = env!("CARGO_BIN_EXE_e2e");
+
+/// How long a posted message may take to show up in the waterfall: the printer waits for a
+/// trace to be quiet for 0.8 s, and a busy CI machine is slow.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn start(args: &[&str], envs: &[(&str, &str)]) -> Spawned {
+    let mut all = vec![
+        ("CHAT_API_ADDR", "127.0.0.1:0"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+    ];
+    all.extend_from_slice(envs);
+    Spawned::start("the app", BINARY, args, &all)
+}
+
+/// `--consumer-trace new`: each consumer's trace is new, and its first line names the trace of
+/// chat-api's send span, the one the POST answered with.
+#[test]
+fn new_mode_prints_consumer_traces_that_follow_from_the_post() {
+    let mut app = start(&["--consumer-trace", "new"], &[]);
+    let answer = app.post("lobby", "hello");
+    let post_trace = answer["trace_id"]
+        .as_str()
+        .expect("the POST answers its trace id");
+    let header = format!("follows from send message (chat-api) in trace {post_trace}");
+    app.wait_for_line("process message", PATIENCE);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    // One new trace per consumer: storage-service's and giphy-service's.
+    while app.lines().iter().filter(|l| l.contains(&header)).count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two consumer traces should follow from {post_trace}; the app printed:\n{}",
+            app.lines().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app.stop_cleanly(Duration::from_secs(10));
+}
+
+/// `TALK_CONSUMER_TRACE=same` (the default, set here through the environment): the consumers
+/// stay in the POST's trace, and their link to the send span is marked as also the parent.
+#[test]
+fn same_mode_marks_the_link_that_is_also_the_parent() {
+    let mut app = start(&[], &[("TALK_CONSUMER_TRACE", "same")]);
+    let answer = app.post("lobby", "hello");
+    let post_trace = answer["trace_id"]
+        .as_str()
+        .expect("the POST answers its trace id");
+    app.wait_for_line(&format!("trace {post_trace} · 3 services"), PATIENCE);
+    app.wait_for_line(
+        "↪ link to send message (chat-api), also its parent",
+        PATIENCE,
+    );
+    let lines = app.lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("follows from")),
+        "in same mode no trace follows from another:\n{}",
+        lines.join("\n")
+    );
+    app.stop_cleanly(Duration::from_secs(10));
+}
