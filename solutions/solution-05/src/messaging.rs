@@ -144,7 +144,7 @@ fn process_attributes(
             MESSAGING_DESTINATION_PARTITION_ID,
             record.partition().to_string(),
         ),
-        KeyValue::new(MESSAGING_KAFKA_OFFSET, record.offset() + 1),
+        KeyValue::new(MESSAGING_KAFKA_OFFSET, record.offset()),
         KeyValue::new(MESSAGING_MESSAGE_ID, message.id.clone()),
     ];
     // The key is the room (it keeps each room's messages in order on one partition).
