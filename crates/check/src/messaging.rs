@@ -219,14 +219,7 @@ pub fn string_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> String {
             ),
             &format!("Write it as text, e.g. with .to_string(). {hint}"),
         ),
-        None => span.spans().fail(
-            &format!(
-                "{} has no attribute {key}; its attributes: {}",
-                span.label(),
-                span.attribute_list()
-            ),
-            hint,
-        ),
+        None => missing(span, key, hint),
     }
 }
 
@@ -243,15 +236,20 @@ pub fn int_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> i64 {
             ),
             &format!("Give KeyValue::new the i64 itself, not a string. {hint}"),
         ),
-        None => span.spans().fail(
-            &format!(
-                "{} has no attribute {key}; its attributes: {}",
-                span.label(),
-                span.attribute_list()
-            ),
-            hint,
-        ),
+        None => missing(span, key, hint),
     }
+}
+
+#[track_caller]
+fn missing(span: &SpanRef<'_>, key: &str, hint: &str) -> ! {
+    span.spans().fail(
+        &format!(
+            "{} has no attribute {key}; its attributes: {}",
+            span.label(),
+            span.attribute_list()
+        ),
+        hint,
+    )
 }
 
 fn type_name(value: &Value) -> &'static str {

@@ -70,23 +70,6 @@ pub async fn send_message(
 }
 // ANCHOR_END: send_message
 
-// ANCHOR: extract_parent
-/// The trace context a record carries in its headers: the context of the span that sent it.
-///
-/// A record with no headers, or with a `traceparent` that is missing, not UTF-8 or malformed,
-/// gives an empty context, and the consumer's span starts a fresh trace. A bad header never
-/// stops a record from being processed.
-pub fn extract_parent(record: &BorrowedMessage<'_>) -> Context {
-    match record.headers() {
-        // Extract onto an empty context, not the current one: whatever is current on this
-        // thread has nothing to do with this record.
-        Some(headers) => TraceContextPropagator::new()
-            .extract_with_context(&Context::new(), &RecordHeaderExtractor(headers)),
-        None => Context::new(),
-    }
-}
-// ANCHOR_END: extract_parent
-
 // TODO(05): start the `process message` CONSUMER span of a consumed record (chapter 05,
 // task 2). It links to the record's creation context, the send span that extract_parent
 // finds in the headers (a record without one gets no link). With ConsumerTrace::Same that
@@ -105,4 +88,21 @@ pub fn start_process(
     let _ = (tracer, group, consumer_trace, record, message);
     todo!("TODO(05): start the process span, linked to the send span of the record")
 }
+
 // END TODO(05)
+// ANCHOR: extract_parent
+/// The trace context a record carries in its headers: the context of the span that sent it.
+///
+/// A record with no headers, or with a `traceparent` that is missing, not UTF-8 or malformed,
+/// gives an empty context, and the consumer's span starts a fresh trace. A bad header never
+/// stops a record from being processed.
+pub fn extract_parent(record: &BorrowedMessage<'_>) -> Context {
+    match record.headers() {
+        // Extract onto an empty context, not the current one: whatever is current on this
+        // thread has nothing to do with this record.
+        Some(headers) => TraceContextPropagator::new()
+            .extract_with_context(&Context::new(), &RecordHeaderExtractor(headers)),
+        None => Context::new(),
+    }
+}
+// ANCHOR_END: extract_parent
