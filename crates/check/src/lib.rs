@@ -177,6 +177,15 @@ impl TestApp {
         &self.app.kafka
     }
 
+    /// Makes the embedded cluster refuse the next `n` sends, whoever makes them, so that a check
+    /// can see what a failed send does.
+    pub fn fail_next_sends(&self, n: usize) {
+        self.app
+            .embedded()
+            .expect("checks run on the embedded cluster")
+            .fail_next_sends(n);
+    }
+
     /// Every span finished so far, by every service.
     pub fn spans(&self) -> Spans {
         Spans::new(self.app.spans.spans())
@@ -243,6 +252,7 @@ fn describe(messages: &[Message]) -> String {
         .join("\n")
 }
 
+pub mod giphy;
 pub mod messaging;
 pub mod otlp;
 pub mod panics;

@@ -429,6 +429,28 @@ impl<'a> SpanRef<'a> {
         self
     }
 
+    /// The way back from this span to where it all started: the span itself, then at each step
+    /// its parent if that was captured, else the first captured span it links to. It ends at a
+    /// span that has neither.
+    pub fn causes(&self) -> Vec<SpanRef<'a>> {
+        let mut chain = vec![*self];
+        // A bound, should spans ever point at each other in a circle.
+        while chain.len() < 64 {
+            let span = &chain[chain.len() - 1].span.span;
+            let parent = self.spans.by_id(span.parent_span_id);
+            let linked = || {
+                span.links
+                    .iter()
+                    .find_map(|link| self.spans.by_id(link.span_context.span_id()))
+            };
+            match parent.or_else(linked) {
+                Some(cause) => chain.push(cause),
+                None => break,
+            }
+        }
+        chain
+    }
+
     fn describe_parent(&self) -> String {
         let data = &self.span.span;
         if data.parent_span_id == SpanId::INVALID {

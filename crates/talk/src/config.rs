@@ -57,6 +57,11 @@ pub struct Config {
     /// Where spans are exported: from the standard `OTEL_*` variables, never from flags.
     #[arg(skip = Otlp::from_env())]
     pub otlp: Otlp,
+
+    /// How long giphy-service waits for a Giphy search: [`crate::giphy::TIMEOUT`]. Not a flag;
+    /// the checks shorten it to test a slow Giphy in a fraction of a second.
+    #[arg(skip = crate::giphy::TIMEOUT)]
+    pub giphy_timeout: std::time::Duration,
 }
 
 /// Which part of the app this process runs.
@@ -139,6 +144,7 @@ impl Config {
             send_mode: SendMode::Async,
             consumer_trace: ConsumerTrace::Same,
             otlp: Otlp::Off,
+            giphy_timeout: crate::giphy::TIMEOUT,
         }
     }
 

@@ -14,15 +14,23 @@ use std::thread;
 
 use anyhow::Context as _;
 use rdkafka::mocking::MockCluster;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use crate::kafka::{Kafka, PARTITIONS, TOPIC};
 
 /// A running embedded cluster. Dropping it shuts the cluster down.
 pub struct EmbeddedKafka {
     kafka: Kafka,
-    /// Dropping this sender tells the cluster's thread to stop.
-    stop: Option<mpsc::Sender<()>>,
+    /// Commands for the cluster's thread. Dropping the sender tells the thread to stop.
+    commands: Option<mpsc::Sender<Command>>,
     thread: Option<thread::JoinHandle<()>>,
+}
+
+/// What the cluster's thread can be asked to do, besides stopping.
+enum Command {
+    /// Fail the next `n` produce requests (see [`EmbeddedKafka::fail_next_sends`]), and say
+    /// when that is set up.
+    FailSends(usize, mpsc::Sender<()>),
 }
 
 impl EmbeddedKafka {
@@ -33,7 +41,7 @@ impl EmbeddedKafka {
     /// and the mock cluster does not answer the admin API's `CreateTopics` (design §6).
     pub fn start() -> anyhow::Result<EmbeddedKafka> {
         let (ready_tx, ready_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (commands_tx, commands_rx) = mpsc::channel::<Command>();
         let thread = thread::Builder::new()
             .name("embedded-kafka".into())
             .spawn(move || {
@@ -44,8 +52,16 @@ impl EmbeddedKafka {
                 match started {
                     Ok(cluster) => {
                         let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
-                        // Park until the owner drops its sender; then the cluster drops here.
-                        let _ = stop_rx.recv();
+                        // Serve commands until the owner drops its sender; then the cluster
+                        // drops here.
+                        for command in commands_rx {
+                            match command {
+                                Command::FailSends(n, done) => {
+                                    fail_sends(&cluster, n);
+                                    let _ = done.send(());
+                                }
+                            }
+                        }
                         drop(cluster);
                     }
                     Err(error) => {
@@ -63,14 +79,14 @@ impl EmbeddedKafka {
                 brokers,
                 embedded: true,
             },
-            stop: Some(stop_tx),
+            commands: Some(commands_tx),
             thread: Some(thread),
         })
     }
 
     /// Leaves the cluster running until the process exits (see `App`'s `Drop`).
     pub fn leak(mut self) {
-        std::mem::forget(self.stop.take());
+        std::mem::forget(self.commands.take());
         self.thread.take();
     }
 
@@ -78,11 +94,29 @@ impl EmbeddedKafka {
     pub fn kafka(&self) -> &Kafka {
         &self.kafka
     }
+
+    /// Makes the cluster refuse the next `n` produce requests, for checks that test what a
+    /// failed send does. The error is one that librdkafka does not retry by itself
+    /// (`MSG_SIZE_TOO_LARGE`), so the send fails and the app sees it. Returns once the cluster
+    /// has taken the order.
+    pub fn fail_next_sends(&self, n: usize) {
+        if let Some(commands) = &self.commands {
+            let (done, taken) = mpsc::channel();
+            if commands.send(Command::FailSends(n, done)).is_ok() {
+                let _ = taken.recv();
+            }
+        }
+    }
+}
+
+fn fail_sends(cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>, n: usize) {
+    let errors = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; n];
+    cluster.request_errors(RDKafkaApiKey::Produce, &errors);
 }
 
 impl Drop for EmbeddedKafka {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        drop(self.commands.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

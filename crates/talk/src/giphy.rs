@@ -5,6 +5,12 @@
 //! call with images bundled in this crate. It is a real HTTP round trip, so the client spans of
 //! later steps have something real to measure, and the chat page works offline.
 //!
+//! The stand-in is a traced service of its own, `giphy-api`, but one that only ever *continues*
+//! a trace: a request that carries a `traceparent` gets a SERVER span under the caller's span,
+//! and a request without one gets no span at all. So until step 06 puts the header on the
+//! request, the stand-in leaves no trace, and from step 06 on the learner sees their own header
+//! arrive on the other side.
+//!
 //! The bundled images are served by chat-api under `/images/…` (see `http.rs`), which is why the
 //! stand-in's URLs are relative: the browser loads them from the chat page's own origin.
 
@@ -12,15 +18,29 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Query;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::routing::get;
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute::{
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+};
 use serde::Deserialize;
 
 /// The real Giphy API.
 pub const GIPHY_API: &str = "https://api.giphy.com";
 
-/// How long a Giphy search may take. After that giphy-service uses the fallback image.
+/// How long a Giphy search may take. After that giphy-service uses the fallback image. (The
+/// checks shorten it, through `Config::giphy_timeout`, to test a slow Giphy quickly.)
 pub const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The stand-in's search route, which is also its SERVER span's name after the method.
+const SEARCH_ROUTE: &str = "/v1/gifs/search";
 
 /// The image used when Giphy fails, times out or finds nothing.
 pub const FALLBACK_IMAGE: &str = "/images/fallback.svg";
@@ -77,6 +97,19 @@ impl GiphyError {
             GiphyError::Timeout | GiphyError::Unreachable(_) => None,
         }
     }
+
+    /// The client span's `error.type`, as the HTTP conventions ask: the status code when Giphy
+    /// answered with an error, else a short name for what went wrong. Few distinct values, so
+    /// that a backend can group failures by it.
+    pub fn error_type(&self) -> String {
+        match self {
+            GiphyError::Status(code) => code.to_string(),
+            GiphyError::Timeout => "timeout".to_owned(),
+            GiphyError::Unreachable(_) => "unreachable".to_owned(),
+            GiphyError::BadAnswer(_) => "bad_answer".to_owned(),
+            GiphyError::NothingFound => "nothing_found".to_owned(),
+        }
+    }
 }
 
 /// A found image, with the HTTP status of the answer (for the client span of step 02).
@@ -95,10 +128,11 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the API at `base_url`.
-    pub fn new(base_url: &str, api_key: &str) -> Client {
+    /// A client for the API at `base_url` that gives up on a search after `timeout`
+    /// ([`TIMEOUT`] in the app).
+    pub fn new(base_url: &str, api_key: &str, timeout: Duration) -> Client {
         let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
+            .timeout(timeout)
             .build()
             .expect("a client with only a timeout always builds");
         Client {
@@ -211,11 +245,14 @@ struct Original {
 ///
 /// It answers `GET /v1/gifs/search?q=…` with the bundled images whose name starts with the
 /// query's first word (`cats` finds `cats-1.svg` and `cats-2.svg`), or with all of them when
-/// none match, as Giphy always finds *something*.
-pub async fn stand_in() -> anyhow::Result<String> {
+/// none match, as Giphy always finds *something*. `tracer` is `giphy-api`'s: a request that
+/// carries a `traceparent` gets a SERVER span (see the module's documentation).
+pub async fn stand_in(tracer: SdkTracer) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let address = listener.local_addr()?;
-    let app = Router::new().route("/v1/gifs/search", get(stand_in_search));
+    let app = Router::new()
+        .route(SEARCH_ROUTE, get(stand_in_search))
+        .with_state(tracer);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::warn!("the Giphy stand-in stopped: {error}");
@@ -230,13 +267,35 @@ struct SearchQuery {
     q: String,
 }
 
-async fn stand_in_search(Query(query): Query<SearchQuery>) -> axum::Json<SearchAnswer> {
-    let topic = query
-        .q
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_lowercase();
+async fn stand_in_search(
+    State(tracer): State<SdkTracer>,
+    headers: HeaderMap,
+    Query(query): Query<SearchQuery>,
+) -> axum::Json<SearchAnswer> {
+    // Continue the caller's trace, if it sent one; never start a trace of our own.
+    let parent = TraceContextPropagator::new()
+        .extract_with_context(&opentelemetry::Context::new(), &HeaderExtractor(&headers));
+    let span = parent.span().span_context().is_valid().then(|| {
+        tracer
+            .span_builder(format!("GET {SEARCH_ROUTE}"))
+            .with_kind(SpanKind::Server)
+            .with_attributes([
+                KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
+                KeyValue::new(HTTP_ROUTE, SEARCH_ROUTE),
+                KeyValue::new(HTTP_RESPONSE_STATUS_CODE, 200),
+            ])
+            .start_with_context(&tracer, &parent)
+    });
+    let answer = search_bundled(&query.q);
+    if let Some(mut span) = span {
+        span.end();
+    }
+    axum::Json(answer)
+}
+
+/// The bundled images for a search.
+fn search_bundled(q: &str) -> SearchAnswer {
+    let topic = q.split_whitespace().next().unwrap_or("").to_lowercase();
     let pictures = IMAGES.iter().filter(|(name, _)| *name != "fallback.svg");
     let mut names: Vec<&str> = pictures
         .clone()
@@ -256,16 +315,20 @@ async fn stand_in_search(Query(query): Query<SearchQuery>) -> axum::Json<SearchA
             },
         })
         .collect();
-    axum::Json(SearchAnswer { data })
+    SearchAnswer { data }
 }
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
     use super::*;
 
     #[tokio::test]
     async fn the_stand_in_finds_images_by_topic() {
-        let client = Client::new(&stand_in().await.unwrap(), "");
+        let tracer = SdkTracerProvider::builder().build().tracer("giphy-api");
+        let client = Client::new(&stand_in(tracer).await.unwrap(), "", TIMEOUT);
         let found = client.search("cats").await.unwrap();
         assert!(found.url.starts_with("/images/cats-"), "{}", found.url);
         assert_eq!(found.status, 200);
@@ -274,20 +337,58 @@ mod tests {
         assert_ne!(other.url, FALLBACK_IMAGE);
     }
 
+    /// The stand-in continues a trace it is handed, and never starts one.
+    #[tokio::test]
+    async fn the_stand_in_only_continues_traces() {
+        let log = crate::telemetry::SpanLog::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(log.processor())
+            .build();
+        let client = Client::new(
+            &stand_in(provider.tracer("giphy-api")).await.unwrap(),
+            "",
+            TIMEOUT,
+        );
+        client.search("cats").await.unwrap();
+        assert!(
+            log.spans().is_empty(),
+            "a request without a traceparent gets no span"
+        );
+
+        let mut headers = reqwest::header::HeaderMap::new();
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        headers.insert("traceparent", traceparent.parse().unwrap());
+        client.search_with_headers("cats", headers).await.unwrap();
+        let spans = log.spans();
+        assert_eq!(
+            spans.len(),
+            1,
+            "one SERVER span for a request with a traceparent"
+        );
+        let span = &spans[0].span;
+        assert_eq!(span.name, "GET /v1/gifs/search");
+        assert_eq!(span.span_kind, SpanKind::Server);
+        assert_eq!(
+            span.span_context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+    }
+
     #[tokio::test]
     async fn a_dead_giphy_is_an_error_not_a_hang() {
         // Bind a port, then free it, so nothing listens there.
         let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = dead.local_addr().unwrap();
         drop(dead);
-        let client = Client::new(&format!("http://{address}"), "");
+        let client = Client::new(&format!("http://{address}"), "", TIMEOUT);
         assert!(matches!(
             client.search("cats").await,
             Err(GiphyError::Unreachable(_))
         ));
         assert_eq!(client.server_address(), "127.0.0.1");
         assert_eq!(client.server_port(), Some(address.port()));
-        let real = Client::new(GIPHY_API, "key");
+        let real = Client::new(GIPHY_API, "key", TIMEOUT);
         assert_eq!(
             (real.server_address(), real.server_port()),
             ("api.giphy.com", None)

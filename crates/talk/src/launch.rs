@@ -20,6 +20,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -130,6 +132,8 @@ pub struct App {
     /// Which service each task runs, to name one that panics.
     names: HashMap<tokio::task::Id, ServiceName>,
     producers: Vec<(ServiceName, FutureProducer)>,
+    /// The Giphy stand-in's tracer provider, flushed when the app stops.
+    stand_in: Option<SdkTracerProvider>,
     /// Kept so the embedded cluster lives as long as the app.
     embedded: Option<EmbeddedKafka>,
 }
@@ -158,12 +162,13 @@ pub async fn start_with_shutdown<S: Services>(
              Set REDIS_URL=redis://127.0.0.1:6379 (docker compose up -d redis)."
         );
     }
-    let giphy = giphy_client(config, names.contains(&ServiceName::GiphyService)).await?;
     let readiness = Readiness::default();
     let telemetry = Telemetry {
         otlp: config.otlp.clone(),
         log: SpanLog::default(),
     };
+    let giphy_here = names.contains(&ServiceName::GiphyService);
+    let (giphy, stand_in) = giphy_client(config, giphy_here, &telemetry).await?;
     if config.mode.is_none() && config.waterfall == "on" {
         let printer = crate::waterfall::print_until(telemetry.log.clone(), shutdown.clone());
         tokio::spawn(printer);
@@ -179,6 +184,7 @@ pub async fn start_with_shutdown<S: Services>(
         services: JoinSet::new(),
         names: HashMap::new(),
         producers: Vec::new(),
+        stand_in,
         embedded,
     };
     for name in names {
@@ -264,12 +270,23 @@ impl App {
             flushes.spawn(async move { kafka::flush(&producer, name.as_str()).await });
         }
         flushes.join_all().await;
+        if let Some(provider) = self.stand_in.take() {
+            // Bounded, like the services' own: a missing collector must not hold up the exit.
+            let timeout = crate::telemetry::EXPORT_TIMEOUT;
+            let _ =
+                tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(timeout)).await;
+        }
         // The services are done and the producers flushed, so the embedded cluster can go.
         drop(self.embedded.take());
         match first_error {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+
+    /// The embedded cluster, when this app started one (checks use it to inject failures).
+    pub fn embedded(&self) -> Option<&EmbeddedKafka> {
+        self.embedded.as_ref()
     }
 
     /// Stops the app and waits until it has stopped.
@@ -338,16 +355,28 @@ async fn find_kafka(
 }
 
 /// The Giphy client: the real API with a key, `GIPHY_BASE_URL` if given, else the stand-in
-/// (started only where giphy-service runs).
-async fn giphy_client(config: &Config, giphy_here: bool) -> anyhow::Result<giphy::Client> {
+/// (started only where giphy-service runs, with the tracer provider of `giphy-api`, which is
+/// returned to be flushed at the end).
+async fn giphy_client(
+    config: &Config,
+    giphy_here: bool,
+    telemetry: &Telemetry,
+) -> anyhow::Result<(giphy::Client, Option<SdkTracerProvider>)> {
     let key = config.giphy_api_key.clone().unwrap_or_default();
+    let mut stand_in = None;
     let base = match (&config.giphy_base_url, config.giphy_api_key.is_some()) {
         (Some(base), _) => base.clone(),
         (None, true) => giphy::GIPHY_API.to_owned(),
-        (None, false) if giphy_here => giphy::stand_in().await?,
+        (None, false) if giphy_here => {
+            let provider = telemetry.provider("giphy-api")?;
+            let url = giphy::stand_in(provider.tracer("giphy-api")).await?;
+            stand_in = Some(provider);
+            url
+        }
         (None, false) => giphy::GIPHY_API.to_owned(), // unused: giphy-service runs elsewhere
     };
-    Ok(giphy::Client::new(&base, &key))
+    let client = giphy::Client::new(&base, &key, config.giphy_timeout);
+    Ok((client, stand_in))
 }
 
 /// Runs a step's binary: parses the command line, starts the services (or the broker), and

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter, SpanProcessor};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter, SpanProcessor};
 use tokio::sync::Notify;
 
 /// How long one OTLP export may take. The collector being away must not hold up shutdown, which
@@ -261,4 +261,20 @@ impl SpanProcessor for SpanLogProcessor {
 pub struct Telemetry {
     pub otlp: Otlp,
     pub log: SpanLog,
+}
+
+impl Telemetry {
+    /// A tracer provider for a service that is plumbing, not a step's lesson: the Giphy
+    /// stand-in, `giphy-api`. Built the way each step's `telemetry::init` builds its own: the
+    /// span log, and OTLP unless export is off.
+    pub fn provider(&self, service: &'static str) -> anyhow::Result<SdkTracerProvider> {
+        let resource = Resource::builder().with_service_name(service).build();
+        let mut provider = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_span_processor(self.log.processor());
+        if let Some(exporter) = self.otlp.exporter()? {
+            provider = provider.with_batch_exporter(exporter);
+        }
+        Ok(provider.build())
+    }
 }
