@@ -1,5 +1,5 @@
-//! The app under test: the newest solution, launched exactly as `cargo run -p solution-05`.
+//! The app under test: the newest solution, launched exactly as `cargo run -p solution-06`.
 
 fn main() -> std::process::ExitCode {
-    talk::launch::main(solution_05::Step)
+    talk::launch::main(solution_06::Step)
 }

@@ -67,3 +67,41 @@ fn same_mode_marks_the_link_that_is_also_the_parent() {
     );
     app.stop_cleanly(Duration::from_secs(10));
 }
+
+/// `GIPHY_BASE_URL` at a dead address (step 06 on): the waterfall shows the failed `GET` as an
+/// error, and the message still gets the bundled fallback image.
+#[test]
+fn a_dead_giphy_shows_as_an_error_get_and_the_fallback_image() {
+    let dead = format!("http://127.0.0.1:{}", check::servers::free_port());
+    let mut app = start(&[], &[("GIPHY_BASE_URL", &dead)]);
+    let answer = app.post("lobby", "/giphy cats");
+    let id = answer["id"]
+        .as_str()
+        .expect("the POST answers the message's id");
+    let line = app.wait_for_line("└─ GET ", PATIENCE);
+    assert!(
+        line.contains("CLIENT") && line.contains("✗ error: Giphy could not be reached"),
+        "the GET should be drawn as a failed CLIENT span: {line}"
+    );
+    let url = format!("{}/message?room=lobby", app.chat_url());
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let messages: serde_json::Value = reqwest::blocking::get(&url).unwrap().json().unwrap();
+        let image = messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .and_then(|m| m["image"].as_str().map(str::to_owned));
+        if let Some(image) = image {
+            assert_eq!(image, talk::giphy::FALLBACK_IMAGE);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the message should get the fallback image"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    app.stop_cleanly(Duration::from_secs(10));
+}
