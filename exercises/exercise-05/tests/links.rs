@@ -23,10 +23,11 @@ const SAME: &str = "In `same` mode (--consumer-trace same, the default) the crea
     &creation), where `creation` is what extract_parent returned.";
 const NEW: &str = "In `new` mode (--consumer-trace new) the span must start from \
     Context::new(), not from the extracted context: it is the root of a new trace, tied to \
-    its cause by the link alone. Pick the parent by matching on `consumer_trace`.";
-const REPUBLISH: &str = "giphy-service's re-publish is its own work: pass send_message the \
-    context that start_process returned (`cx`), whose span is giphy-service's process span, \
-    in both modes.";
+    its cause by the link alone. In messaging::start_process, pick the parent by matching on \
+    `consumer_trace`.";
+const REPUBLISH: &str = "giphy-service's re-publish is its own work, in both modes: in giphy.rs, \
+    handle passes the context that start_process returned (`&cx`, whose span is \
+    giphy-service's process span) to answer, which hands it to send_message.";
 
 const HINTS: Hints = Hints {
     link: LINK,
@@ -102,12 +103,10 @@ fn process_of<'a>(spans: &'a Spans, consumer: &str, message: &Message) -> SpanRe
 
 /// The send span carries the message id too: it is how Jaeger finds every trace of a message.
 fn send_has_the_message_id(send: &SpanRef<'_>, message: &Message) {
-    send.has_attribute(
-        MESSAGE_ID,
-        message.id.clone(),
-        "In messaging::send_message, add messaging.message.id (MESSAGING_MESSAGE_ID), the chat \
-         message's id, to the send span's attributes.",
-    );
+    let hint = "In messaging::send_message, add messaging.message.id (MESSAGING_MESSAGE_ID), \
+                the chat message's id (`message.id`, a String), to the send span's attributes.";
+    send.has_attribute_key(MESSAGE_ID, hint)
+        .has_attribute(MESSAGE_ID, message.id.clone(), hint);
 }
 
 /// `same` mode: in each room, each consumer's process span is the child of its record's send

@@ -268,5 +268,21 @@ async fn a_failed_republish_is_retried_without_searching_again() {
         failed, 1,
         "one re-publish failed, and its send span says so; the other worked"
     );
+
+    // The kept image was for that message only: the next one is searched for.
+    let next = app.post("ann", "lobby", "/giphy dogs").await;
+    giphy.release(1);
+    let searches = giphy.wait_for_requests(2, check::PATIENCE).await;
+    if searches < 2 {
+        let spans = app.spans();
+        spans.fail(
+            "the next /giphy message was not searched for: it got the image kept for the \
+             message before",
+            "Keep the image with the id of its message, and use it only for a retry of that \
+             same message; take it out of the slot when you use it.",
+        );
+    }
+    app.wait_for_message("lobby", &next.id, "the next image", |m| m.image.is_some())
+        .await;
     app.stop().await;
 }
