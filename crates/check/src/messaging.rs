@@ -63,6 +63,29 @@ pub fn position(span: &SpanRef<'_>, hint: &str) -> Position {
     }
 }
 
+/// The record position a link's attributes name (step 07's per-record facts), if they are
+/// there with the right types.
+pub fn link_position(link: &opentelemetry::trace::Link) -> Option<Position> {
+    let attribute = |key: &str| link.attributes.iter().find(|kv| kv.key.as_str() == key);
+    let partition = match attribute(PARTITION_ID).map(|kv| &kv.value) {
+        Some(Value::String(p)) => p.to_string(),
+        _ => return None,
+    };
+    let offset = match attribute(OFFSET).map(|kv| &kv.value) {
+        Some(Value::I64(o)) => *o,
+        _ => return None,
+    };
+    Some(Position { partition, offset })
+}
+
+/// The value of a link's attribute `key`, as text.
+pub fn link_attribute(link: &opentelemetry::trace::Link, key: &str) -> Option<String> {
+    link.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.as_str().into_owned())
+}
+
 /// The `send message` span (of any service) that delivered the record at `position`.
 pub fn send_at<'a>(spans: &'a Spans, position: &Position) -> Option<SpanRef<'a>> {
     spans

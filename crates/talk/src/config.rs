@@ -54,6 +54,14 @@ pub struct Config {
     #[arg(long, env = "TALK_CONSUMER_TRACE", value_enum, default_value_t = ConsumerTrace::Same)]
     pub consumer_trace: ConsumerTrace,
 
+    /// From step 07: the most records storage-service stores in one batch.
+    #[arg(long, env = "TALK_BATCH_SIZE", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: u16,
+
+    /// From step 07: how long, in milliseconds, a batch waits for more records after its first.
+    #[arg(long, env = "TALK_BATCH_WAIT_MS", default_value_t = 50)]
+    pub batch_wait_ms: u64,
+
     /// Where spans are exported: from the standard `OTEL_*` variables, never from flags.
     #[arg(skip = Otlp::from_env())]
     pub otlp: Otlp,
@@ -129,6 +137,14 @@ impl std::fmt::Display for ServiceName {
 }
 
 impl Config {
+    /// When storage-service closes a batch (step 07 on).
+    pub fn batching(&self) -> crate::consume::Batching {
+        crate::consume::Batching {
+            size: usize::from(self.batch_size),
+            wait: std::time::Duration::from_millis(self.batch_wait_ms),
+        }
+    }
+
     /// A configuration that depends on nothing outside this process: embedded Kafka, memory
     /// store, Giphy stand-in, chat-api on a free port. The checks start from this.
     pub fn embedded() -> Config {
@@ -143,6 +159,8 @@ impl Config {
             waterfall: "off".into(),
             send_mode: SendMode::Async,
             consumer_trace: ConsumerTrace::Same,
+            batch_size: 20,
+            batch_wait_ms: 50,
             otlp: Otlp::Off,
             giphy_timeout: crate::giphy::TIMEOUT,
         }

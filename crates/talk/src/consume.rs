@@ -1,6 +1,6 @@
-//! The consumer loop that storage-service and giphy-service share.
+//! The consumer loops that storage-service and giphy-service share.
 //!
-//! Each service writes a [`Handler`]: what to do with one chat message. This loop does the rest,
+//! Each service writes a [`Handler`]: what to do with one chat message. [`run`] does the rest,
 //! the same way in every step:
 //!
 //! - it stops between records when shutdown is asked for, so in-flight work always finishes;
@@ -9,9 +9,18 @@
 //! - it retries a [`Failure::Retry`] (Redis down, say) until it works or shutdown comes;
 //! - it stores a record's offset only when the record is done with (at-least-once): a record
 //!   that was interrupted is delivered again after a restart.
+//!
+//! From step 07 on, storage-service takes records in batches instead: it writes a
+//! [`BatchHandler`], and [`run_batches`] gives the same guarantees for a whole batch. A batch
+//! closes at [`Batching::size`] records or [`Batching::wait`] after its first record, whichever
+//! comes first; its offsets are stored only once the whole batch is done; a record that is not
+//! a chat message is left out of the batch but its offset is stored with the rest; a failed
+//! batch is retried whole.
 
 use std::future::Future;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -48,6 +57,27 @@ pub enum Failure {
     Retry(anyhow::Error),
     /// This record can never succeed: log it and move on.
     Skip(anyhow::Error),
+}
+
+/// What a service does with a batch of chat messages (step 07 on).
+pub trait BatchHandler: Send + Sync {
+    /// Handles a batch: each chat message with the record it came from, in the order they
+    /// were consumed. Never empty. A failure fails the whole batch: [`Failure::Retry`] tries
+    /// the same batch again, [`Failure::Skip`] gives it up.
+    fn handle_batch(
+        &self,
+        batch: &[(Message, &BorrowedMessage<'_>)],
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+}
+
+/// When a batch closes (`--batch-size`, `--batch-wait-ms`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// The most records in one batch.
+    pub size: usize,
+    /// How long a batch waits for more records after its first one. This is the latency that
+    /// batching adds, at most, when messages come slowly.
+    pub wait: Duration,
 }
 
 /// Consumes until `shutdown`, handing each chat message to `handler`.
@@ -88,6 +118,80 @@ pub async fn run(
     let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
 }
 
+/// Consumes until `shutdown`, handing chat messages to `handler` in batches (step 07 on).
+pub async fn run_batches(
+    service: &str,
+    consumer: StreamConsumer<Group>,
+    handler: impl BatchHandler,
+    batching: Batching,
+    shutdown: CancellationToken,
+) {
+    while let Some(records) = collect(service, &consumer, batching, &shutdown).await {
+        let mut batch = Vec::with_capacity(records.len());
+        for record in &records {
+            match decode(record) {
+                Ok(message) => batch.push((message, record)),
+                // Left out of the batch, but its offset is stored with the others below.
+                Err(reason) => tracing::warn!("{service}: skipping {}: {reason}", position(record)),
+            }
+        }
+        if !batch.is_empty() {
+            let what = match (records.first(), records.last()) {
+                (Some(first), Some(last)) if records.len() > 1 => {
+                    format!("the batch {} to {}", position(first), position(last))
+                }
+                _ => format!("the batch {}", position(&records[0])),
+            };
+            let done = until_done(service, &what, &shutdown, || handler.handle_batch(&batch));
+            if !done.await {
+                break; // interrupted by shutdown: not done, so not stored; it comes back later
+            }
+        }
+        for record in &records {
+            if let Err(error) = consumer.store_offset_from_message(record) {
+                tracing::warn!(
+                    "{service}: storing the offset of {}: {error}",
+                    position(record)
+                );
+            }
+        }
+    }
+    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+}
+
+/// The next batch of records: at least one, at most `batching.size`, and no more than
+/// `batching.wait` after the first. `None` when shutdown came first; the records of a batch
+/// still being collected then are not handled, and come back after a restart.
+async fn collect<'c>(
+    service: &str,
+    consumer: &'c StreamConsumer<Group>,
+    batching: Batching,
+    shutdown: &CancellationToken,
+) -> Option<Vec<BorrowedMessage<'c>>> {
+    let mut records = Vec::with_capacity(batching.size);
+    let mut closes = None;
+    while records.len() < batching.size.max(1) {
+        // Before the first record there is no deadline (the branch is off): an idle consumer
+        // just waits.
+        let deadline = closes.unwrap_or_else(Instant::now);
+        let received = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return None,
+            _ = tokio::time::sleep_until(deadline), if closes.is_some() => break,
+            received = consumer.recv() => received,
+        };
+        match received {
+            Ok(record) => {
+                closes.get_or_insert_with(|| Instant::now() + batching.wait);
+                records.push(record);
+            }
+            // librdkafka reconnects by itself; this is only worth a line in the log.
+            Err(error) => tracing::warn!("{service}: Kafka: {error}"),
+        }
+    }
+    Some(records)
+}
+
 /// Handles one record. Returns `false` only when shutdown interrupted it.
 async fn handle_record(
     service: &str,
@@ -102,19 +206,38 @@ async fn handle_record(
             return true;
         }
     };
+    let what = position(record);
+    until_done(service, &what, shutdown, || {
+        handler.handle(message.clone(), record)
+    })
+    .await
+}
+
+/// Runs `attempt` until it succeeds or gives up, retrying a [`Failure::Retry`] with a growing
+/// pause. Returns `false` only when shutdown interrupted it. `what` names the work in the log.
+async fn until_done<F, A>(
+    service: &str,
+    what: &str,
+    shutdown: &CancellationToken,
+    mut attempt: A,
+) -> bool
+where
+    A: FnMut() -> F,
+    F: Future<Output = Result<(), Failure>>,
+{
     let mut backoff = FIRST_BACKOFF;
     let mut tries = 0;
     let mut last_warning: Option<std::time::Instant> = None;
     loop {
-        match handler.handle(message.clone(), record).await {
+        match attempt().await {
             Ok(()) => {
                 if tries > 0 {
-                    tracing::info!("{service}: {} done after {tries} retries", position(record));
+                    tracing::info!("{service}: {what} done after {tries} retries");
                 }
                 return true;
             }
             Err(Failure::Skip(error)) => {
-                tracing::warn!("{service}: skipping {}: {error:#}", position(record));
+                tracing::warn!("{service}: skipping {what}: {error:#}");
                 return true;
             }
             Err(Failure::Retry(error)) => {
@@ -122,10 +245,7 @@ async fn handle_record(
                 // terminal.
                 if last_warning.is_none_or(|at| at.elapsed() >= REPEAT_WARNING) {
                     last_warning = Some(std::time::Instant::now());
-                    tracing::warn!(
-                        "{service}: {} failed, retrying until it works: {error:#}",
-                        position(record)
-                    );
+                    tracing::warn!("{service}: {what} failed, retrying until it works: {error:#}");
                 }
                 tries += 1;
             }

@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConsumerTrace, Mode, SendMode, ServiceName};
-use crate::consume::{self, Handler};
+use crate::consume::{self, BatchHandler, Batching, Handler};
 use crate::embedded::{self, EmbeddedKafka};
 use crate::giphy;
 use crate::http::{MAX_BODY_BYTES, static_routes};
@@ -100,6 +100,8 @@ pub struct ConsumerService {
     pub telemetry: Telemetry,
     /// Whether `process message` continues the producer's trace (from step 05 on).
     pub consumer_trace: ConsumerTrace,
+    /// When a batch closes (from step 07 on, for [`ConsumerService::consume_batches`]).
+    pub batching: Batching,
     kafka: Kafka,
     joined: Joined,
 }
@@ -110,6 +112,13 @@ impl ConsumerService {
     pub async fn consume(self, handler: impl Handler) -> anyhow::Result<()> {
         let consumer = self.kafka.consumer(self.name, self.joined)?;
         consume::run(self.name, consumer, handler, self.shutdown).await;
+        Ok(())
+    }
+
+    /// Like [`ConsumerService::consume`], in batches (see [`consume::run_batches`]).
+    pub async fn consume_batches(self, handler: impl BatchHandler) -> anyhow::Result<()> {
+        let consumer = self.kafka.consumer(self.name, self.joined)?;
+        consume::run_batches(self.name, consumer, handler, self.batching, self.shutdown).await;
         Ok(())
     }
 }
@@ -225,6 +234,7 @@ pub async fn start_with_shutdown<S: Services>(
                     shutdown: shutdown.clone(),
                     telemetry: telemetry.clone(),
                     consumer_trace: config.consumer_trace,
+                    batching: config.batching(),
                     kafka: kafka.clone(),
                     joined: readiness.expect_consumer(),
                 };

@@ -37,7 +37,7 @@ pub mod telemetry;
 pub mod waterfall;
 
 pub use config::{Config, ConsumerTrace, SendMode, ServiceName};
-pub use consume::{Failure, Handler};
+pub use consume::{BatchHandler, Batching, Failure, Handler};
 pub use launch::{App, ChatApi, ConsumerService, Services};
 pub use message::Message;
 pub use store::Store;

@@ -199,3 +199,84 @@ async fn publishing_without_kafka_fails_within_the_delivery_timeout() {
         "took {took:?}"
     );
 }
+
+/// Records the batches it handles; fails the first one once.
+struct BatchRecorder {
+    batches: mpsc::UnboundedSender<Vec<String>>,
+    failures_left: AtomicUsize,
+}
+
+impl talk::BatchHandler for BatchRecorder {
+    async fn handle_batch(&self, batch: &[(Message, &BorrowedMessage<'_>)]) -> Result<(), Failure> {
+        if self.failures_left.load(Ordering::SeqCst) > 0 {
+            self.failures_left.fetch_sub(1, Ordering::SeqCst);
+            return Err(Failure::Retry(anyhow::anyhow!("store is down")));
+        }
+        let texts = batch.iter().map(|(m, _)| m.message.clone()).collect();
+        self.batches.send(texts).unwrap();
+        Ok(())
+    }
+}
+
+/// Batches close at their size (or their wait), leave garbage out without failing, are
+/// retried whole, and every message comes through once, in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_close_at_their_size_leave_garbage_out_and_are_retried_whole() {
+    let embedded = EmbeddedKafka::start().unwrap();
+    let kafka = embedded.kafka().clone();
+    let producer = kafka.producer("test").unwrap();
+    // One key, so one partition, so one order.
+    for text in ["one", "two", "three", "four", "five"] {
+        if text == "two" {
+            let garbage = FutureRecord::to(kafka::TOPIC)
+                .key("lobby")
+                .payload("not json");
+            producer.send(garbage, Timeout::Never).await.unwrap();
+        }
+        kafka::publish(&producer, &message(text), OwnedHeaders::new())
+            .await
+            .unwrap();
+    }
+
+    let (batches_tx, mut batches) = mpsc::unbounded_channel();
+    let recorder = BatchRecorder {
+        batches: batches_tx,
+        failures_left: AtomicUsize::new(1),
+    };
+    let readiness = Readiness::default();
+    let consumer = kafka
+        .consumer("batch-group", readiness.expect_consumer())
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let batching = talk::Batching {
+        size: 3,
+        wait: Duration::from_millis(200),
+    };
+    let loop_ = tokio::spawn(talk::consume::run_batches(
+        "test",
+        consumer,
+        recorder,
+        batching,
+        shutdown.clone(),
+    ));
+
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    while seen.iter().map(Vec::len).sum::<usize>() < 5 {
+        let next = tokio::time::timeout(Duration::from_secs(15), batches.recv()).await;
+        seen.push(next.expect("the consumer stalled").unwrap());
+    }
+    assert!(
+        seen.iter().all(|b| !b.is_empty() && b.len() <= 3),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.concat(),
+        ["one", "two", "three", "four", "five"],
+        "every message once, in order, the garbage left out: {seen:?}"
+    );
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), loop_)
+        .await
+        .expect("the loop should stop on shutdown")
+        .unwrap();
+}

@@ -1,8 +1,11 @@
 //! The Redis store against a real `redis-server` (skipped, with a reason, where there is none).
 
 use check::servers::RedisServer;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use talk::message::NewMessage;
 use talk::store::StoreError;
+use talk::telemetry::SpanLog;
 use talk::{Message, Store};
 
 fn message(room: &str, text: &str) -> Message {
@@ -81,4 +84,54 @@ async fn redis_down_fails_fast_and_recovers() {
         nowhere.save(&message("lobby", "lost?")).await,
         Err(StoreError::Unavailable(_))
     ));
+}
+
+/// A batch is one pipeline: one CLIENT span with the batch size, and the same layout and upsert
+/// as one save at a time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_is_one_pipeline_with_the_same_layout() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let store = Store::redis(&server.url).unwrap();
+    let log = SpanLog::default();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(log.processor())
+        .build();
+    let tracer = provider.tracer("test");
+    let parent = opentelemetry::Context::new();
+
+    let first = message("lobby", "/giphy cats");
+    let second = message("lobby", "hello");
+    let mut answered = first.clone();
+    answered.image = Some("/images/cats-1.svg".into());
+    let batch = [first.clone(), second.clone(), answered.clone()];
+    store
+        .save_batch_with_spans(&batch, &tracer, &parent)
+        .await
+        .unwrap();
+    // A redelivery of the original, in a batch of its own, never clears the image.
+    store
+        .save_batch_with_spans(std::slice::from_ref(&first), &tracer, &parent)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list("lobby", 100).await.unwrap(),
+        vec![answered, second]
+    );
+
+    let spans = log.spans();
+    assert_eq!(spans.len(), 2, "one span per batch: {spans:?}");
+    let span = &spans[0].span;
+    assert_eq!(span.name, "PIPELINE");
+    let batch_size = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "db.operation.batch.size")
+        .map(|kv| kv.value.clone());
+    assert_eq!(
+        batch_size,
+        Some(opentelemetry::Value::I64(6)),
+        "SET and ZADD per message"
+    );
 }
