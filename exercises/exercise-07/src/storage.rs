@@ -1,0 +1,96 @@
+// TODO(07): storage-service takes its records in batches from this step on: say so here once
+// it does. Chapter 07.
+//! storage-service: consumes every chat message and stores it.
+//!
+//! Each record gets a `process message` CONSUMER span, with a `store message` span under it.
+// END TODO(07)
+
+use opentelemetry::Context;
+use opentelemetry::trace::{Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry_sdk::trace::SdkTracer;
+use rdkafka::message::BorrowedMessage;
+use talk::store::StoreError;
+// TODO(07): import what the batch needs (messaging::start_batch_process), and drop what the
+// compiler then calls unused. Chapter 07, task 3.
+use talk::{ConsumerService, ConsumerTrace, Failure, Message, Store};
+
+use crate::messaging::start_process;
+// END TODO(07)
+use crate::telemetry;
+
+/// Consumes the `message` topic in the `storage-service` group until shutdown.
+pub async fn run(service: ConsumerService) -> anyhow::Result<()> {
+    let provider = telemetry::init("storage-service", &service.telemetry)?;
+    let storage = Storage {
+        store: service.store.clone(),
+        tracer: provider.tracer("storage-service"),
+        group: service.name,
+        // TODO(07): consume in batches: service.consume_batches(storage), which needs Storage
+        // to implement talk::BatchHandler. A batch span ignores --consumer-trace (why: chapter
+        // 07), so the field goes. Chapter 07, task 3.
+        consumer_trace: service.consumer_trace,
+    };
+    let consumed = service.consume(storage).await;
+    // END TODO(07)
+    telemetry::shutdown(provider).await;
+    consumed
+}
+
+struct Storage {
+    store: Store,
+    tracer: SdkTracer,
+    /// The consumer group, `storage-service`, for the process spans.
+    group: &'static str,
+    // TODO(07): a batch span has no parent in either mode: this field goes. Chapter 07, task 3.
+    /// Whether the process spans continue the producer's trace (`--consumer-trace`).
+    consumer_trace: ConsumerTrace,
+    // END TODO(07)
+}
+
+// TODO(07): implement talk::BatchHandler instead: handle_batch gets the whole batch, starts
+// one span for it (messaging::start_batch_process) and stores every message in one call.
+// Chapter 07, task 3.
+impl talk::Handler for Storage {
+    // ANCHOR: handle
+    async fn handle(&self, message: Message, record: &BorrowedMessage<'_>) -> Result<(), Failure> {
+        // Caused by the send span of this record: linked to it, and its child in `same` mode.
+        let cx = start_process(
+            &self.tracer,
+            self.group,
+            self.consumer_trace,
+            record,
+            &message,
+        );
+
+        let stored = self.store_message(&message, &cx).await;
+
+        if let Err(error) = &stored {
+            cx.span().set_status(Status::error(error.to_string()));
+        }
+        cx.span().end();
+        // A store that is down is worth waiting for: the message is retried, not lost.
+        stored.map_err(|error| Failure::Retry(error.into()))
+    }
+    // ANCHOR_END: handle
+}
+// END TODO(07)
+
+impl Storage {
+    // TODO(07): save all the batch's messages in one call, under one `store message` span:
+    // self.store.save_batch_with_spans. Chapter 07, task 4.
+    // ANCHOR: store_message
+    /// Saves the message inside a `store message` span, a child of `parent`.
+    async fn store_message(&self, message: &Message, parent: &Context) -> Result<(), StoreError> {
+        let span = self.tracer.start_with_context("store message", parent);
+        let cx = parent.with_span(span);
+        // With Redis, the store adds a CLIENT span for each command under ours.
+        let saved = self.store.save_with_spans(message, &self.tracer, &cx).await;
+        if let Err(error) = &saved {
+            cx.span().set_status(Status::error(error.to_string()));
+        }
+        cx.span().end();
+        saved
+    }
+    // ANCHOR_END: store_message
+    // END TODO(07)
+}
