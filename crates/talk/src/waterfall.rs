@@ -178,27 +178,34 @@ fn name_of(id: SpanId, all: &[FinishedSpan]) -> String {
 }
 
 /// ` · follows from send message (chat-api) in trace <id>` when a root of `trace` has no parent
-/// and links to a span in another trace; empty otherwise.
+/// and links to a span in another trace; empty otherwise. A batch that follows from many
+/// spans gets a count instead: its links, listed under it, name them all.
 fn follows_from(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
     let trace_id = trace[0].span.span_context.trace_id();
-    let causes: Vec<String> = trace
+    let causes: Vec<&opentelemetry::trace::SpanContext> = trace
         .iter()
         .filter(|s| s.span.parent_span_id == SpanId::INVALID)
         .flat_map(|s| s.span.links.iter())
-        .filter(|link| link.span_context.trace_id() != trace_id)
-        .map(|link| {
-            let target = &link.span_context;
-            format!(
-                "{} in trace {}",
-                name_of(target.span_id(), all),
-                target.trace_id()
-            )
-        })
+        .map(|link| &link.span_context)
+        .filter(|target| target.trace_id() != trace_id)
         .collect();
-    if causes.is_empty() {
-        String::new()
-    } else {
-        format!(" · follows from {}", causes.join(", "))
+    match causes.as_slice() {
+        [] => String::new(),
+        [target] => format!(
+            " · follows from {} in trace {}",
+            name_of(target.span_id(), all),
+            target.trace_id()
+        ),
+        many => {
+            let mut traces: Vec<[u8; 16]> = many.iter().map(|t| t.trace_id().to_bytes()).collect();
+            traces.sort_unstable();
+            traces.dedup();
+            format!(
+                " · follows from {} spans in {} other traces",
+                many.len(),
+                traces.len()
+            )
+        }
     }
 }
 

@@ -73,3 +73,34 @@ fn a_new_trace_names_the_trace_it_follows_from() {
         "{drawn}"
     );
 }
+
+/// A batch span that follows from many traces counts them in its first line; its links name
+/// them one per line.
+#[test]
+fn a_batch_that_follows_from_many_traces_counts_them() {
+    let log = SpanLog::default();
+    let producer = provider("chat-api", &log).tracer("chat-api");
+    let consumer = provider("storage-service", &log).tracer("storage-service");
+    let mut links = Vec::new();
+    for _ in 0..3 {
+        let send = producer.start_with_context("send message", &Context::new());
+        links.push(Link::with_context(send.span_context().clone()));
+        let mut send = send;
+        send.end();
+    }
+    consumer
+        .span_builder("process message")
+        .with_links(links)
+        .start_with_context(&consumer, &Context::new())
+        .end();
+    let drawn = render_all(&log.spans());
+    assert!(
+        drawn.contains("· follows from 3 spans in 3 other traces"),
+        "{drawn}"
+    );
+    assert_eq!(
+        drawn.matches("↪ link to send message (chat-api)").count(),
+        3,
+        "{drawn}"
+    );
+}
