@@ -1,5 +1,5 @@
-//! The app under test: the newest solution, launched exactly as `cargo run -p solution-06`.
+//! The app under test: the newest solution, launched exactly as `cargo run -p solution-07`.
 
 fn main() -> std::process::ExitCode {
-    talk::launch::main(solution_06::Step)
+    talk::launch::main(solution_07::Step)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use check::TestApp;
 use fantoccini::{Client, ClientBuilder, Locator};
-use solution_06::Step;
+use solution_07::Step;
 
 /// ChromeDriver on a free port; killed on drop.
 struct Driver {
