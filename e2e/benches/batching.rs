@@ -153,9 +153,9 @@ async fn wait_until_stored(app: &App, room: &str, count: usize) {
 }
 
 /// Runs the futures concurrently and collects their outputs.
-async fn futures_join<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let mut set = tokio::task::JoinSet::new();
