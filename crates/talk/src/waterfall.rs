@@ -13,9 +13,9 @@
 //! showing when it ran within the trace, and its duration. Links are listed under the span,
 //! with where they point: "also its parent" when the link and the parent are the same span
 //! (Jaeger draws the pair as one FOLLOWS_FROM reference), or the other trace when the link
-//! leaves this one. A trace whose root follows from another trace names it in its first
-//! line, so that in `--consumer-trace new` mode each consumer's trace says where its message
-//! came from. In the all-in-one mode
+//! leaves this one, followed by the link's attributes, if any. A trace whose root follows from
+//! another trace names it in its first line, so that in `--consumer-trace new` mode each
+//! consumer's trace says where its message came from. In the all-in-one mode
 //! the app prints every finished trace except those that hold only `GET` requests (the chat
 //! page polls every second); `TALK_WATERFALL=off` silences it.
 
@@ -160,7 +160,23 @@ fn draw(
         } else {
             "in this trace".to_owned()
         };
-        let _ = writeln!(out, "  {:<16} {:<32} ↪ link to {what}, {place}", "", "");
+        // Jaeger's UI does not show a link's attributes; the waterfall does, so that a batch's
+        // per-record facts (which message, where in Kafka) can be seen somewhere.
+        let facts: Vec<String> = link
+            .attributes
+            .iter()
+            .map(|kv| format!("{}={}", kv.key, kv.value))
+            .collect();
+        let facts = if facts.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", facts.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<32} ↪ link to {what}, {place}{facts}",
+            "", ""
+        );
     }
     if let Some(list) = children.get(&data.span_context.span_id()) {
         for child in list {
