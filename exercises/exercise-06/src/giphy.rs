@@ -8,8 +8,9 @@
 //! Each record gets a `process message` CONSUMER span; the Giphy search is a `GET` CLIENT span
 //! under it, and so is the `send message` PRODUCER span of the re-publish.
 
-// TODO(06): import what you use as you go: TextMapPropagator, TraceContextPropagator,
-// opentelemetry_http::HeaderInjector, reqwest::header::HeaderMap, ERROR_TYPE. Chapter 06.
+// TODO(06): import what you use as you go: opentelemetry::propagation::TextMapPropagator,
+// opentelemetry_sdk::propagation::TraceContextPropagator, opentelemetry_http::HeaderInjector,
+// reqwest::header::HeaderMap, and ERROR_TYPE from the semantic conventions. Chapter 06.
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;

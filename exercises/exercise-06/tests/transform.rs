@@ -18,8 +18,8 @@ const INJECT: &str = "The Giphy request must carry the GET span's context: in gi
     TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers)) from \
     opentelemetry_http, and send it with self.client.search_with_headers(query, headers).";
 const ERROR_TYPE: &str = "When the search fails, the GET span gets status Error and the \
-    attribute error.type (ERROR_TYPE), a short name for the failure: error.error_type() \
-    gives it.";
+    attribute error.type (ERROR_TYPE), a short name for the failure: in giphy.rs, \
+    Giphy::search, in the Err arm, error.error_type() gives it.";
 const KEEP: &str = "A failed re-publish is retried: the consume loop calls handle again with \
     the same record. Keep the image that the first try found (Giphy::found, with the \
     message's id) and use it on the retry instead of searching again, in Giphy::answer.";
@@ -89,7 +89,10 @@ async fn the_stand_in_continues_the_trace_as_giphy_api() {
     app.post("ann", "lobby", "/giphy cats").await;
     let spans = app
         .wait_for_spans("giphy-api's span", INJECT, |s| {
-            s.has("giphy-api", "GET /v1/gifs/search") && s.has("giphy-service", "GET")
+            // giphy-service's process span too, so that a wrong parent can be named.
+            s.has("giphy-api", "GET /v1/gifs/search")
+                && s.has("giphy-service", "GET")
+                && s.has("giphy-service", "process message")
         })
         .await;
     let get = get_span(&spans);
@@ -278,8 +281,9 @@ async fn a_failed_republish_is_retried_without_searching_again() {
         spans.fail(
             "the next /giphy message was not searched for: it got the image kept for the \
              message before",
-            "Keep the image with the id of its message, and use it only for a retry of that \
-             same message; take it out of the slot when you use it.",
+            "In giphy.rs, Giphy::answer: keep the image with the id of its message, and use \
+             it only for a retry of that same message; take it out of the slot when you use \
+             it (Option::take).",
         );
     }
     app.wait_for_message("lobby", &next.id, "the next image", |m| m.image.is_some())
