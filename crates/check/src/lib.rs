@@ -252,6 +252,7 @@ fn describe(messages: &[Message]) -> String {
         .join("\n")
 }
 
+pub mod contract;
 pub mod giphy;
 pub mod messaging;
 pub mod otlp;

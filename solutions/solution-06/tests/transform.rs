@@ -1,292 +1,45 @@
 //! Step 06's check: giphy-service consumes, calls Giphy and produces, and the trace follows it
 //! across the HTTP hop, through failures, and through a retried send, in both
 //! `--consumer-trace` modes.
+//!
+//! The tests themselves are in `check::contract::transform`, so that step 08, which
+//! makes the same traces with `tracing`, is held to the same contract by the same code.
 
-use std::time::Duration;
-
-use check::giphy::{Behaviour, IMAGE, TestGiphy};
-use check::{SpanRef, Spans, TestApp};
-use opentelemetry::trace::{SpanKind, Status};
-use talk::giphy::FALLBACK_IMAGE;
-use talk::{Config, ConsumerTrace, Message};
+use check::contract::transform;
 
 // The step under test: this crate's own library.
 use solution_06::Step;
 
-const INJECT: &str = "The Giphy request must carry the GET span's context: in giphy.rs, \
-    Giphy::search, inject `cx` (the context that holds the GET span) into a HeaderMap with \
-    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers)) from \
-    opentelemetry_http, and send it with self.client.search_with_headers(query, headers).";
-const ERROR_TYPE: &str = "When the search fails, the GET span gets status Error and the \
-    attribute error.type (ERROR_TYPE), a short name for the failure: in giphy.rs, \
-    Giphy::search, in the Err arm, error.error_type() gives it.";
-const KEEP: &str = "A failed re-publish is retried: the consume loop calls handle again with \
-    the same record. Keep the image that the first try found (Giphy::found, with the \
-    message's id) and use it on the retry instead of searching again, in Giphy::answer.";
-
-/// `giphy.rs`'s GET span for the one `/giphy` message of a check.
-fn get_span<'a>(spans: &'a Spans) -> SpanRef<'a> {
-    spans
-        .one("giphy-service", "GET", "the Giphy CLIENT span from step 02")
-        .is_kind(
-            SpanKind::Client,
-            "a call to another service is a CLIENT span",
-        )
-}
-
-/// Posts `/giphy cats` and waits until storage-service has processed the re-published record.
-async fn giphy_cats(app: &TestApp) -> (Message, Spans) {
-    let message = app.post("ann", "lobby", "/giphy cats").await;
-    let spans = app
-        .wait_for_spans("the /giphy journey", INJECT, |s| {
-            s.count("storage-service", "process message") >= 2
-                && s.has("giphy-service", "send message")
-        })
-        .await;
-    (message, spans)
-}
-
 /// The request that reached Giphy carried a `traceparent` naming giphy-service's GET span.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_giphy_request_carries_the_get_span() {
-    let giphy = TestGiphy::start(Behaviour::Images).await;
-    let config = Config {
-        giphy_base_url: Some(giphy.base_url.clone()),
-        ..Config::embedded()
-    };
-    let app = TestApp::start_with(Step, config).await;
-    let (_, spans) = giphy_cats(&app).await;
-    let get = get_span(&spans);
-    let received = giphy.traceparents();
-    let Some(Some(traceparent)) = received.first() else {
-        spans.fail("the Giphy request carried no traceparent header", INJECT);
-    };
-    let expected = format!("00-{}-{}-01", get.trace_id(), get.span_id());
-    if *traceparent != expected {
-        let process = spans.one("giphy-service", "process message", "from step 02");
-        let named = if traceparent.contains(&process.span_id().to_string()) {
-            "giphy-service's process span: inject the GET span's context (`cx` in search), \
-             not the `parent` it was given"
-        } else {
-            "no span of giphy-service's GET"
-        };
-        spans.fail(
-            &format!(
-                "the Giphy request's traceparent is {traceparent}, which names {named}; the GET \
-                 span's would be {expected}"
-            ),
-            INJECT,
-        );
-    }
-    app.stop().await;
+    transform::the_giphy_request_carries_the_get_span(Step).await;
 }
 
 /// The local stand-in continues the trace it is handed: a `giphy-api` SERVER span, a child of
 /// giphy-service's GET.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stand_in_continues_the_trace_as_giphy_api() {
-    let app = TestApp::start(Step).await;
-    app.post("ann", "lobby", "/giphy cats").await;
-    let spans = app
-        .wait_for_spans("giphy-api's span", INJECT, |s| {
-            // giphy-service's process span too, so that a wrong parent can be named.
-            s.has("giphy-api", "GET /v1/gifs/search")
-                && s.has("giphy-service", "GET")
-                && s.has("giphy-service", "process message")
-        })
-        .await;
-    let get = get_span(&spans);
-    spans
-        .one("giphy-api", "GET /v1/gifs/search", INJECT)
-        .is_kind(SpanKind::Server, "the stand-in's span is a SERVER span")
-        .is_child_of(&get, INJECT);
-    app.stop().await;
+    transform::the_stand_in_continues_the_trace_as_giphy_api(Step).await;
 }
 
 /// From storage-service's processing of the re-published record, parents and links lead back
 /// to chat-api's POST, whichever way the consumers start their traces.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_chain_leads_back_to_the_post_in_both_modes() {
-    for consumer_trace in [ConsumerTrace::Same, ConsumerTrace::New] {
-        let config = Config {
-            consumer_trace,
-            ..Config::embedded()
-        };
-        let app = TestApp::start_with(Step, config).await;
-        let (message, spans) = giphy_cats(&app).await;
-        let republish = spans.one("giphy-service", "send message", "from step 03");
-        republish.is_ok("the re-publish worked");
-        let process = spans.one("giphy-service", "process message", "from step 02");
-        republish.is_child_of(
-            &process,
-            "giphy-service's re-publish is part of its work on the record: a child of its \
-             process span (send_message gets the `cx` that start_process returned).",
-        );
-        let Some(stored) = spans
-            .every("storage-service", "process message")
-            .into_iter()
-            .find(|p| {
-                p.data()
-                    .span
-                    .links
-                    .iter()
-                    .any(|l| l.span_context.span_id() == republish.span_id())
-            })
-        else {
-            spans.fail(
-                "no storage-service process span links to giphy-service's re-publish",
-                "giphy-service's send_message injects the context that holds its own send span, \
-                 and storage-service links to the context its record carries (step 05).",
-            );
-        };
-        let chain = stored.causes();
-        let names: Vec<String> = chain.iter().map(SpanRef::label).collect();
-        let origin = chain.last().unwrap();
-        if origin.data().service != "chat-api" || origin.data().span.name != "POST /message" {
-            spans.fail(
-                &format!(
-                    "in {consumer_trace:?} mode, following parents and links back from \
-                     storage-service's second process span ends at {}, not at chat-api's POST \
-                     /message: {}",
-                    origin.label(),
-                    names.join(" ← ")
-                ),
-                "Each span on the way must have its parent or its link: the re-publish a child \
-                 of giphy-service's process span, which links to chat-api's send span.",
-            );
-        }
-        let stored_message = app
-            .wait_for_message("lobby", &message.id, "the image", |m| m.image.is_some())
-            .await;
-        assert!(stored_message.image.is_some());
-        app.stop().await;
-    }
+    transform::the_chain_leads_back_to_the_post_in_both_modes(Step).await;
 }
 
 /// Giphy dead, answering 500, answering garbage, or too slow: the GET span is an Error with
 /// `error.type`, and the message still gets an image, the bundled fallback.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_giphy_gives_an_error_span_and_the_fallback_image() {
-    let slow = Duration::from_millis(300);
-    let servers = [
-        ("dead", None, "unreachable"),
-        (
-            "answering 500",
-            Some(TestGiphy::start(Behaviour::ServerError).await),
-            "500",
-        ),
-        (
-            "answering garbage",
-            Some(TestGiphy::start(Behaviour::Garbage).await),
-            "bad_answer",
-        ),
-        (
-            "too slow",
-            Some(TestGiphy::start(Behaviour::Slow(slow * 4)).await),
-            "timeout",
-        ),
-    ];
-    for (case, server, error_type) in servers {
-        let base_url = server
-            .as_ref()
-            .map_or_else(TestGiphy::dead, |s| s.base_url.clone());
-        let config = Config {
-            giphy_base_url: Some(base_url),
-            giphy_timeout: slow,
-            ..Config::embedded()
-        };
-        let app = TestApp::start_with(Step, config).await;
-        let (message, spans) = giphy_cats(&app).await;
-        let get = get_span(&spans);
-        if !matches!(get.data().span.status, Status::Error { .. }) {
-            spans.fail(
-                &format!("with Giphy {case}, the GET span is not an Error"),
-                ERROR_TYPE,
-            );
-        }
-        get.has_attribute("error.type", error_type, ERROR_TYPE);
-        let stored = app
-            .wait_for_message("lobby", &message.id, "the fallback image", |m| {
-                m.image.is_some()
-            })
-            .await;
-        assert_eq!(
-            stored.image.as_deref(),
-            Some(FALLBACK_IMAGE),
-            "with Giphy {case}, the message should get the fallback image"
-        );
-        app.stop().await;
-    }
+    transform::a_failing_giphy_gives_an_error_span_and_the_fallback_image(Step).await;
 }
 
 /// Kafka refuses the re-publish once: the retry sends again, with the image found the first
 /// time, and does not search again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_republish_is_retried_without_searching_again() {
-    let giphy = TestGiphy::held().await;
-    let config = Config {
-        giphy_base_url: Some(giphy.base_url.clone()),
-        ..Config::embedded()
-    };
-    let app = TestApp::start_with(Step, config).await;
-    let message = app.post("ann", "lobby", "/giphy cats").await;
-    // While Giphy holds its answer, chat-api's send is done and giphy-service's re-publish is
-    // the next send: make Kafka refuse it.
-    let asked = giphy.wait_for_requests(1, check::PATIENCE).await;
-    assert_eq!(asked, 1, "giphy-service should ask Giphy once");
-    app.fail_next_sends(1);
-    // Two answers: a second search, if the code makes one, is answered too, so the check can
-    // count it rather than wait for it.
-    giphy.release(2);
-
-    let stored = app
-        .wait_for_message("lobby", &message.id, "the image, after a retry", |m| {
-            m.image.as_deref() == Some(IMAGE)
-        })
-        .await;
-    assert_eq!(stored.image.as_deref(), Some(IMAGE));
-    let spans = app
-        .wait_for_spans("two giphy-service sends", KEEP, |s| {
-            s.count("giphy-service", "send message") >= 2
-        })
-        .await;
-    // Give a second search, if the code makes one, the time to arrive.
-    let searches = giphy.wait_for_requests(2, Duration::from_millis(300)).await;
-    let gets = spans.count("giphy-service", "GET");
-    if searches > 1 || gets > 1 {
-        spans.fail(
-            &format!(
-                "the retry searched again: Giphy was asked {searches} times, and \
-                 giphy-service made {gets} GET spans"
-            ),
-            KEEP,
-        );
-    }
-    let sends = spans.every("giphy-service", "send message");
-    let failed = sends
-        .iter()
-        .filter(|s| matches!(s.data().span.status, Status::Error { .. }))
-        .count();
-    assert_eq!(
-        failed, 1,
-        "one re-publish failed, and its send span says so; the other worked"
-    );
-
-    // The kept image was for that message only: the next one is searched for.
-    let next = app.post("ann", "lobby", "/giphy dogs").await;
-    giphy.release(1);
-    let searches = giphy.wait_for_requests(2, check::PATIENCE).await;
-    if searches < 2 {
-        let spans = app.spans();
-        spans.fail(
-            "the next /giphy message was not searched for: it got the image kept for the \
-             message before",
-            "In giphy.rs, Giphy::answer: keep the image with the id of its message, and use \
-             it only for a retry of that same message; take it out of the slot when you use \
-             it (Option::take).",
-        );
-    }
-    app.wait_for_message("lobby", &next.id, "the next image", |m| m.image.is_some())
-        .await;
-    app.stop().await;
+    transform::a_failed_republish_is_retried_without_searching_again(Step).await;
 }
