@@ -467,9 +467,13 @@ impl<'a> SpanRef<'a> {
 }
 
 fn attributes(attributes: &[KeyValue]) -> String {
+    // Strings are quoted, so that `"12"` (text) and `12` (a number) read differently.
     let list: Vec<String> = attributes
         .iter()
-        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .map(|kv| match &kv.value {
+            Value::String(text) => format!("{}={:?}", kv.key, text.as_str()),
+            other => format!("{}={other}", kv.key),
+        })
         .collect();
     list_or_none(&list)
 }

@@ -17,14 +17,16 @@ use talk::{Config, Message, Services};
 const BATCH: &str = "storage-service takes records in batches: in storage.rs, run it with \
     service.consume_batches(storage) and implement talk::BatchHandler (handle_batch) instead \
     of talk::Handler, with one \"process message\" span per batch (messaging::start_batch_process).";
-const NO_PARENT: &str = "The batch span has a parent, but a batch has many causes: start it \
-    from Context::new(), and give it one link per record instead.";
+const NO_PARENT: &str = "The batch span has a parent, but a batch has many causes: in \
+    messaging::start_batch_process, start it from Context::new(), and give it one link per \
+    record instead.";
 const LINKS: &str = "One link per record, to the context extracted from that record's headers \
     (extract_parent), built with Link::new(span_context, attributes, 0), all passed to the span \
     builder's with_links.";
 const LINK_ATTRIBUTES: &str = "What is true of one record goes on its link, not on the batch \
-    span: Link::new(span_context, attributes, 0) with messaging.message.id, \
-    messaging.destination.partition.id (a string) and messaging.kafka.offset (an int).";
+    span: in messaging::start_batch_process, Link::new(span_context, attributes, 0) with \
+    messaging.message.id, messaging.destination.partition.id (a string) and \
+    messaging.kafka.offset (an int).";
 const COUNT: &str = "The batch span carries messaging.batch.message_count \
     (MESSAGING_BATCH_MESSAGE_COUNT), the number of messages in the batch, as an integer.";
 
@@ -295,7 +297,9 @@ pub async fn garbage_inside_a_batch_does_not_stop_the_rest<S: Services>(step: S)
         // None of these records had a valid traceparent: no links at all.
         batch.has_no_links(
             "A record without a valid traceparent has no creation context: it gets no link, \
-             and is stored all the same.",
+             and is stored all the same. In messaging::start_batch_process, pass the links to \
+             the builder's with_links, which drops invalid contexts, or check \
+             span_context().is_valid() before span.add_link.",
         );
     }
     app.stop().await;
