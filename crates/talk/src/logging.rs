@@ -4,13 +4,18 @@
 //! traces this workbook is about; those are OpenTelemetry spans, made from step 02 on.
 //! `RUST_LOG` changes the filter, e.g. `RUST_LOG=debug` or `RUST_LOG=info,librdkafka=warn`.
 
-use tracing_subscriber::EnvFilter;
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// librdkafka's own log lines are off by default: when Kafka is down it repeats the same
 /// connection error many times a second, and the app already says so once, plainly.
 /// The OpenTelemetry SDK's own diagnostics are off too: a missing collector is reported once a
 /// minute by `telemetry::QuietExporter` instead.
 const DEFAULT_FILTER: &str = "info,librdkafka=off,rdkafka=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off";
+
+/// The default filter the process's logger was installed with, for [`layer`].
+static DEFAULT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Installs the stderr logger. Calling it twice is harmless (tests do).
 pub fn init() {
@@ -20,6 +25,7 @@ pub fn init() {
 /// Installs the stderr logger with `default` as the filter unless `RUST_LOG` is set. The
 /// checks use `warn`, so that their output shows what went wrong and little else.
 pub fn init_with_default(default: &str) {
+    let _ = DEFAULT.set(default.to_owned());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -27,4 +33,21 @@ pub fn init_with_default(default: &str) {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// The same stderr log lines as a layer, for a subscriber of one's own (step 08 gives each
+/// service one). The filter is the layer's own, so it filters the log lines only: the other
+/// layers of that subscriber, such as the one that makes OpenTelemetry spans, still see every
+/// span whatever `RUST_LOG` says.
+pub fn layer<S>() -> impl Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let default = DEFAULT.get().map_or(DEFAULT_FILTER, String::as_str);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter)
 }

@@ -31,13 +31,27 @@ fn get_span<'a>(spans: &'a Spans) -> SpanRef<'a> {
         )
 }
 
-/// Posts `/giphy cats` and waits until storage-service has processed the re-published record.
+/// Posts `/giphy cats` and waits until storage-service has processed the re-published record:
+/// until one of its process spans (one per record, or from step 07 one per batch) links to
+/// giphy-service's re-publish.
 async fn giphy_cats(app: &TestApp) -> (Message, Spans) {
     let message = app.post("ann", "lobby", "/giphy cats").await;
     let spans = app
         .wait_for_spans("the /giphy journey", INJECT, |s| {
-            s.count("storage-service", "process message") >= 2
-                && s.has("giphy-service", "send message")
+            let republishes: Vec<_> = s
+                .every("giphy-service", "send message")
+                .iter()
+                .map(SpanRef::span_id)
+                .collect();
+            s.every("storage-service", "process message")
+                .iter()
+                .any(|p| {
+                    p.data()
+                        .span
+                        .links
+                        .iter()
+                        .any(|l| republishes.contains(&l.span_context.span_id()))
+                })
         })
         .await;
     (message, spans)
