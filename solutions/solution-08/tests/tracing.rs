@@ -9,16 +9,18 @@ use check::contract::{batches, follows_from, transform};
 // The step under test: this crate's own library.
 use solution_08::Step;
 
+const DISPATCH: &str = "Each service needs its own tracing subscriber, with a \
+    tracing-opentelemetry layer on that service's own tracer (telemetry::dispatch), carried by \
+    the service's futures with .with_subscriber(dispatch), and by chat-api's requests too. One \
+    global subscriber puts every span under one service.name; none at all makes no spans.";
+
 /// Each service keeps its own `service.name`, though all three share a process: each has its
 /// own subscriber, carried by its futures.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_service_keeps_its_own_service_name() {
     let app = TestApp::start(Step).await;
     app.post("ann", "lobby", "hello").await;
-    let hint = "Each service needs its own tracing subscriber, with a tracing-opentelemetry \
-                layer on that service's own tracer (telemetry::dispatch), carried by the \
-                service's futures with .with_subscriber(dispatch). One global subscriber puts \
-                every span under one service.name; none at all makes no spans.";
+    let hint = DISPATCH;
     let spans = app
         .wait_for_spans("spans from all three services", hint, |s| {
             s.has("chat-api", "send message")
@@ -44,7 +46,7 @@ async fn set_parent_comes_before_the_span_is_entered() {
     let app = TestApp::start(Step).await;
     app.post("ann", "lobby", "hello").await;
     let spans = app
-        .wait_for_spans("giphy-service's process span", "", |s| {
+        .wait_for_spans("giphy-service's process span", DISPATCH, |s| {
             s.has("giphy-service", "process message") && s.has("chat-api", "send message")
         })
         .await;

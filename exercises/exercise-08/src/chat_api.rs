@@ -1,0 +1,187 @@
+// TODO(08): this file is step 08's, converted to `tracing` for you, but for the regions
+// below whose TODO(08) says what to write. Chapter 08.
+//! chat-api: the HTTP front of the chat.
+//!
+//! `POST /message` accepts a message and publishes it to Kafka; `GET /message` reads a room
+//! from the store. The chat page, its images and `/healthz` come from `talk::http`.
+//!
+//! Every request to `/message` runs inside a SERVER span, made by the [`trace_request`]
+//! middleware.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Status, TraceContextExt as _};
+use opentelemetry_http::HeaderExtractor;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_semantic_conventions::attribute::{
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+};
+use rdkafka::producer::FutureProducer;
+use talk::http::{ApiError, RoomQuery, ValidMessage};
+use talk::{ChatApi, Message, SendMode, Store};
+use tokio_util::task::TaskTracker;
+use tracing::field::Empty;
+use tracing::instrument::WithSubscriber as _;
+use tracing::{Instrument as _, Span, info_span};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::messaging::send_message;
+use crate::telemetry;
+
+/// What the handlers share. All fields are cheap to clone.
+#[derive(Clone)]
+struct AppState {
+    producer: FutureProducer,
+    store: Store,
+    send_mode: SendMode,
+    /// The sends still running in the background, which shutdown waits for.
+    background: TaskTracker,
+}
+
+// ANCHOR: run
+/// Serves the chat API until shutdown.
+pub async fn run(service: ChatApi) -> anyhow::Result<()> {
+    let provider = telemetry::init("chat-api", &service.telemetry)?;
+    // END TODO(08)
+    // TODO(08): chat-api's own subscriber (telemetry::dispatch). Chapter 08, task 2.
+    // END TODO(08)
+    // TODO(08): given: step 08's code, converted for you.
+    let state = AppState {
+        producer: service.producer.clone(),
+        store: service.store.clone(),
+        send_mode: service.send_mode,
+        background: TaskTracker::new(),
+    };
+    let background = state.background.clone();
+    let routes = Router::new()
+        .route("/message", post(post_message).get(get_messages))
+        // `route_layer`, not `layer`: it runs after routing, so the route is known.
+        .route_layer(middleware::from_fn(trace_request))
+        // END TODO(08)
+        // TODO(08): serve with chat-api's subscriber. axum runs each connection in a task of its
+        // own, which does not carry this future's subscriber: every request needs it too (a
+        // middleware layer that runs the request .with_subscriber). Chapter 08, task 2.
+        .with_state(state);
+    let served = service.serve(routes).await;
+    // END TODO(08)
+    // TODO(08): given: step 08's code, converted for you.
+    // Sends spawned by the last requests may still be running: let them finish (and end their
+    // spans) before the provider's last flush.
+    background.close();
+    background.wait().await;
+    telemetry::shutdown(provider).await;
+    served
+}
+// ANCHOR_END: run
+
+// END TODO(08)
+// TODO(08): (a middleware for that can go here.)
+// END TODO(08)
+// TODO(08): given: step 08's code, converted for you.
+
+// ANCHOR: trace_request
+/// Runs a request inside a SERVER span named `{method} {route}`, e.g. `POST /message`.
+async fn trace_request(route: MatchedPath, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let span = info_span!(
+        "request",
+        otel.name = format!("{method} {}", route.as_str()),
+        otel.kind = "server",
+        { HTTP_REQUEST_METHOD } = method.as_str(),
+        { HTTP_ROUTE } = route.as_str(),
+        { HTTP_RESPONSE_STATUS_CODE } = Empty,
+    );
+    // A caller that is itself traced sends a `traceparent` header: continue its trace. This
+    // must happen before the span is first entered, when its OpenTelemetry span starts.
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(request.headers()));
+    if parent.span().span_context().is_valid()
+        && let Err(error) = span.set_parent(parent)
+    {
+        tracing::warn!("the request span keeps no parent: {error}");
+    }
+
+    // The handler runs inside the span: it is the current span whenever the handler's future
+    // is polled, so spans started there (and in tasks that carry it) become its children.
+    // END TODO(08)
+    // TODO(08): run the handler inside the request's span, so that the spans it makes are its
+    // children. Chapter 08, task 4.
+    let response = next.run(request).await;
+    // END TODO(08)
+    // TODO(08): given: step 08's code, converted for you.
+
+    let status = response.status();
+    span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+    // For a server, a 4xx is the client's mistake, not a failure of this service.
+    if status.is_server_error() {
+        span.set_status(Status::error(status.to_string()));
+    }
+    response
+}
+// ANCHOR_END: trace_request
+
+/// `POST /message`: accept the message, publish it, answer `202 Accepted`.
+///
+/// 202 rather than 201: the message is on its way (in Kafka), not yet stored. How it is
+/// published depends on `--send-mode`, after the book's `KSEND`.
+async fn post_message(
+    State(state): State<AppState>,
+    ValidMessage(new): ValidMessage,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let mut message = Message::accept(new);
+    // The page links each message to its trace in Jaeger: the trace of the current span, the
+    // request's.
+    let trace_id = Span::current().context().span().span_context().trace_id();
+    message.trace_id = Some(trace_id.to_string());
+    // ANCHOR: send_modes
+    match state.send_mode {
+        // In the handler: the request's span is current here.
+        SendMode::Sync => {
+            send_message(&state.producer, &message)
+                .await
+                .map_err(ApiError::Publish)?;
+        }
+        // In a new task with chat-api's subscriber but not the current span: the send span
+        // has no parent, and starts a trace of its own.
+        SendMode::AsyncLost => {
+            let task = send_in_background(state.clone(), message.clone());
+            let task = task.with_current_subscriber();
+            tokio::spawn(state.background.track_future(task));
+        }
+        // In a new task that carries both: the subscriber, and the current span as the span
+        // the task runs in.
+        SendMode::Async => {
+            let task = send_in_background(state.clone(), message.clone());
+            let task = task.in_current_span().with_current_subscriber();
+            tokio::spawn(state.background.track_future(task));
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(message)))
+    // ANCHOR_END: send_modes
+}
+
+/// Sends after the POST has been answered. The client has its 202 already, so a failure can
+/// only be logged (and recorded on the send span).
+async fn send_in_background(state: AppState, message: Message) {
+    let sent = send_message(&state.producer, &message).await;
+    if let Err(error) = sent {
+        tracing::warn!(
+            "chat-api: message {} was not published: {error:#}",
+            message.id
+        );
+    }
+}
+
+/// `GET /message?room=…&limit=…`: the room's latest messages, oldest first.
+async fn get_messages(
+    State(state): State<AppState>,
+    query: RoomQuery,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let messages = state.store.list(&query.room, query.limit).await?;
+    Ok(Json(messages))
+}
+// END TODO(08)

@@ -1,0 +1,46 @@
+//! Tracing Talk: the three services of the chat app.
+//!
+//! Three services share the Kafka topic `message`:
+//!
+//! - [`chat_api`] takes `POST /message` and publishes it, and serves `GET /message`;
+//! - [`storage`] (storage-service) consumes the topic and stores every message;
+//! - [`giphy`] (giphy-service) consumes it too, answers `/giphy <topic>` with an image, and
+//!   publishes the message again with its `image` set.
+//!
+//! Each service has its own tracer provider ([`telemetry`]) and makes the spans of the trace
+//! contract: chat-api a SERVER span per request, storage-service and giphy-service a
+//! `process message` CONSUMER span per record, with the store and Giphy calls under it.
+//! Sending to Kafka is a `send message` PRODUCER span ([`messaging`]), which chat-api makes in
+//! a spawned task that carries the trace context (or not: see `--send-mode`). The send span's
+//! context travels in the record's headers ([`carrier`]), and each consumer's
+//! `process message` continues that trace.
+//!
+//! Everything that stays the same from step to step (Kafka settings, the store, the launcher)
+//! lives in the `talk` crate, so these files hold only the code the steps change.
+
+pub mod carrier;
+pub mod chat_api;
+pub mod giphy;
+pub mod messaging;
+pub mod storage;
+pub mod telemetry;
+
+use talk::{ChatApi, ConsumerService};
+
+/// This step's services, for the launcher and for the checks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Step;
+
+impl talk::Services for Step {
+    async fn chat_api(&self, service: ChatApi) -> anyhow::Result<()> {
+        chat_api::run(service).await
+    }
+
+    async fn storage_service(&self, service: ConsumerService) -> anyhow::Result<()> {
+        storage::run(service).await
+    }
+
+    async fn giphy_service(&self, service: ConsumerService) -> anyhow::Result<()> {
+        giphy::run(service).await
+    }
+}
