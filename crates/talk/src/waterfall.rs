@@ -216,11 +216,11 @@ fn follows_from(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
             let mut traces: Vec<[u8; 16]> = many.iter().map(|t| t.trace_id().to_bytes()).collect();
             traces.sort_unstable();
             traces.dedup();
-            format!(
-                " · follows from {} spans in {} other traces",
-                many.len(),
-                traces.len()
-            )
+            let traces = match traces.len() {
+                1 => "1 other trace".to_owned(),
+                n => format!("{n} other traces"),
+            };
+            format!(" · follows from {} spans in {traces}", many.len())
         }
     }
 }
