@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use check::TestApp;
 use fantoccini::{Client, ClientBuilder, Locator};
-use solution_07::Step;
+use solution_08::Step;
 
 /// ChromeDriver on a free port; killed on drop.
 struct Driver {

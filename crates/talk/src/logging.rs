@@ -5,6 +5,7 @@
 //! `RUST_LOG` changes the filter, e.g. `RUST_LOG=debug` or `RUST_LOG=info,librdkafka=warn`.
 
 use tracing::Subscriber;
+use tracing_subscriber::filter::{Targets, filter_fn};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -36,18 +37,25 @@ pub fn init_with_default(default: &str) {
 }
 
 /// The same stderr log lines as a layer, for a subscriber of one's own (step 08 gives each
-/// service one). The filter is the layer's own, so it filters the log lines only: the other
-/// layers of that subscriber, such as the one that makes OpenTelemetry spans, still see every
-/// span whatever `RUST_LOG` says.
+/// service one). `RUST_LOG` filters the log lines (events) only: spans always pass, so that
+/// the other layers of that subscriber, such as the one that makes OpenTelemetry spans, see
+/// every span whatever `RUST_LOG` says.
 pub fn layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     let default = DEFAULT.get().map_or(DEFAULT_FILTER, String::as_str);
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt::layer()
+    // `Targets`: the same `target=level` syntax as `RUST_LOG`, for events.
+    let targets: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| default.parse().unwrap_or_default());
+    let events_only = filter_fn(move |metadata| {
+        metadata.is_span() || targets.would_enable(metadata.target(), metadata.level())
+    });
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    events_only.and_then(lines)
 }
