@@ -220,12 +220,22 @@ impl TestApp {
             let quiet = now.duration_since(last_change) >= QUIET;
             if now > deadline || quiet {
                 let waited = if quiet { QUIET } else { PATIENCE };
+                // With no span at all, the specific hint is not the place to start.
+                let hint = if spans.all().is_empty() {
+                    format!(
+                        "no service made any span at all, so first: each service needs its \
+                         tracer provider (step 02) and, from step 08, its own tracing \
+                         subscriber carried by its futures. Then: {hint}"
+                    )
+                } else {
+                    hint.to_owned()
+                };
                 spans.fail(
                     &format!(
                         "waited {waited:?} for {what}, and nothing more came (spans so far: {})",
                         spans.summary()
                     ),
-                    hint,
+                    &hint,
                 );
             }
             self.app.spans.changed(POLL * 10).await;

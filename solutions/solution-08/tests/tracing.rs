@@ -4,20 +4,23 @@
 //! `tracing` itself, so that their hints come first.
 
 use check::TestApp;
-use check::contract::{batches, follows_from, transform};
+use check::contract::{self, batches, follows_from, transform};
 
 // The step under test: this crate's own library.
 use solution_08::Step;
 
 const DISPATCH: &str = "Each service needs its own tracing subscriber, with a \
     tracing-opentelemetry layer on that service's own tracer (telemetry::dispatch), carried by \
-    the service's futures with .with_subscriber(dispatch), and by chat-api's requests too. One \
-    global subscriber puts every span under one service.name; none at all makes no spans.";
+    the service's futures with .with_subscriber(dispatch). chat-api's requests need it too: \
+    axum runs each connection in a task of its own, so add a middleware layer that runs every \
+    request .with_subscriber. One global subscriber puts every span under one service.name; \
+    none at all makes no spans.";
 
 /// Each service keeps its own `service.name`, though all three share a process: each has its
 /// own subscriber, carried by its futures.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_service_keeps_its_own_service_name() {
+    contract::speak_tracing();
     let app = TestApp::start(Step).await;
     app.post("ann", "lobby", "hello").await;
     let hint = DISPATCH;
@@ -43,6 +46,7 @@ async fn each_service_keeps_its_own_service_name() {
 /// The parent set with `set_parent` takes: it must come before the span is first entered.
 #[tokio::test(flavor = "multi_thread")]
 async fn set_parent_comes_before_the_span_is_entered() {
+    contract::speak_tracing();
     let app = TestApp::start(Step).await;
     app.post("ann", "lobby", "hello").await;
     let spans = app
@@ -66,6 +70,7 @@ async fn set_parent_comes_before_the_span_is_entered() {
 /// The work inside a span is its child: futures carry their span with `.instrument(span)`.
 #[tokio::test(flavor = "multi_thread")]
 async fn futures_carry_their_span_with_instrument() {
+    contract::speak_tracing();
     let app = TestApp::start(Step).await;
     app.post("ann", "lobby", "hello").await;
     let hint = "A future runs inside a span only with .instrument(span): span.in_scope(|| \
@@ -95,18 +100,21 @@ async fn futures_carry_their_span_with_instrument() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_05_same_mode_links_and_parents_in_one_trace() {
+    contract::speak_tracing();
     follows_from::same_mode_links_and_parents_in_one_trace_in(Step, follows_from::GIPHY_SERVICE)
         .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_05_new_mode_starts_a_linked_trace_per_consumer() {
+    contract::speak_tracing();
     follows_from::new_mode_starts_a_linked_trace_per_consumer_in(Step, follows_from::GIPHY_SERVICE)
         .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_05_bad_headers_give_no_link_and_are_still_stored() {
+    contract::speak_tracing();
     follows_from::bad_headers_give_no_link_and_are_still_stored_in(
         Step,
         follows_from::GIPHY_SERVICE,
@@ -116,40 +124,48 @@ async fn step_05_bad_headers_give_no_link_and_are_still_stored() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_06_the_giphy_request_carries_the_get_span() {
+    contract::speak_tracing();
     transform::the_giphy_request_carries_the_get_span(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_06_the_stand_in_continues_the_trace_as_giphy_api() {
+    contract::speak_tracing();
     transform::the_stand_in_continues_the_trace_as_giphy_api(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_06_the_chain_leads_back_to_the_post_in_both_modes() {
+    contract::speak_tracing();
     transform::the_chain_leads_back_to_the_post_in_both_modes(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_06_a_failing_giphy_gives_an_error_span_and_the_fallback_image() {
+    contract::speak_tracing();
     transform::a_failing_giphy_gives_an_error_span_and_the_fallback_image(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_06_a_failed_republish_is_retried_without_searching_again() {
+    contract::speak_tracing();
     transform::a_failed_republish_is_retried_without_searching_again(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_07_a_burst_is_stored_in_batches_linked_to_each_send() {
+    contract::speak_tracing();
     batches::a_burst_is_stored_in_batches_linked_to_each_send(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_07_garbage_inside_a_batch_does_not_stop_the_rest() {
+    contract::speak_tracing();
     batches::garbage_inside_a_batch_does_not_stop_the_rest(Step).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn step_07_with_redis_a_batch_is_one_pipeline() {
+    contract::speak_tracing();
     batches::with_redis_a_batch_is_one_pipeline(Step).await;
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use crate::contract::hint;
 use crate::messaging::{MESSAGE_ID, link_attribute, link_position, send_at};
 use crate::servers::RedisServer;
 use crate::{SpanRef, Spans, TestApp};
@@ -14,21 +15,26 @@ use rdkafka::util::Timeout;
 use talk::message::NewMessage;
 use talk::{Config, Message, Services};
 
-const BATCH: &str = "storage-service takes records in batches: in storage.rs, run it with \
+const BATCH_RAW: &str = "storage-service takes records in batches: in storage.rs, run it with \
     service.consume_batches(storage) and implement talk::BatchHandler (handle_batch) instead \
     of talk::Handler, with one \"process message\" span per batch (messaging::start_batch_process).";
-const NO_PARENT: &str = "The batch span has a parent, but a batch has many causes: in \
+const BATCH_TRACING: &str = "storage-service takes records in batches (step 07): in storage.rs, run it with service.consume_batches(storage), and give each batch one process span (messaging::batch_span) that handle_batch runs its work in with .instrument(span).";
+const NO_PARENT_RAW: &str = "The batch span has a parent, but a batch has many causes: in \
     messaging::start_batch_process, start it from Context::new(), and give it one link per \
     record instead.";
-const LINKS: &str = "One link per record, to the context extracted from that record's headers \
+const NO_PARENT_TRACING: &str = "The batch span has a parent, but a batch has many causes: in messaging::batch_span, create it with info_span!(parent: None, ..), and give it one link per record instead.";
+const LINKS_RAW: &str = "One link per record, to the context extracted from that record's headers \
     (extract_parent), built with Link::new(span_context, attributes, 0), all passed to the span \
     builder's with_links.";
-const LINK_ATTRIBUTES: &str = "What is true of one record goes on its link, not on the batch \
+const LINKS_TRACING: &str = "One link per record, to the context extracted from that record's headers: in messaging::batch_span, span.add_link_with_attributes(span_context, attributes) for each.";
+const LINK_ATTRIBUTES_RAW: &str = "What is true of one record goes on its link, not on the batch \
     span: in messaging::start_batch_process, Link::new(span_context, attributes, 0) with \
     messaging.message.id, messaging.destination.partition.id (a string) and \
     messaging.kafka.offset (an int).";
-const COUNT: &str = "The batch span carries messaging.batch.message_count \
+const LINK_ATTRIBUTES_TRACING: &str = "What is true of one record goes on its link: in messaging::batch_span, span.add_link_with_attributes(span_context, attributes) with messaging.message.id, messaging.destination.partition.id (a string) and messaging.kafka.offset (an int).";
+const COUNT_RAW: &str = "The batch span carries messaging.batch.message_count \
     (MESSAGING_BATCH_MESSAGE_COUNT), the number of messages in the batch, as an integer.";
+const COUNT_TRACING: &str = "The batch span carries messaging.batch.message_count as an integer: { MESSAGING_BATCH_MESSAGE_COUNT } = batch.len() as i64 among info_span!'s fields.";
 
 /// The app, with batches that wait long enough for a burst of posts to fill them.
 async fn app<S: Services>(step: S, redis_url: Option<String>) -> TestApp {
@@ -71,18 +77,22 @@ async fn burst(app: &TestApp, n: usize) -> Vec<Message> {
 
 /// Waits until storage-service's batch spans account for `n` messages, and returns them all.
 async fn batches(app: &TestApp, n: usize) -> Spans {
-    app.wait_for_spans(&format!("batch spans for {n} messages"), BATCH, |s| {
-        let counted: i64 = s
-            .every("storage-service", "process message")
-            .iter()
-            .map(|p| match p.attribute("messaging.batch.message_count") {
-                Some(opentelemetry::Value::I64(count)) => *count,
-                // No usable count: judge by the links, so that check_batch can say so.
-                _ => p.data().span.links.len().max(1) as i64,
-            })
-            .sum();
-        counted >= n as i64 && s.count("chat-api", "send message") >= n
-    })
+    app.wait_for_spans(
+        &format!("batch spans for {n} messages"),
+        hint(BATCH_RAW, BATCH_TRACING),
+        |s| {
+            let counted: i64 = s
+                .every("storage-service", "process message")
+                .iter()
+                .map(|p| match p.attribute("messaging.batch.message_count") {
+                    Some(opentelemetry::Value::I64(count)) => *count,
+                    // No usable count: judge by the links, so that check_batch can say so.
+                    _ => p.data().span.links.len().max(1) as i64,
+                })
+                .sum();
+            counted >= n as i64 && s.count("chat-api", "send message") >= n
+        },
+    )
     .await
 }
 
@@ -92,7 +102,7 @@ async fn batches(app: &TestApp, n: usize) -> Spans {
 fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
     batch
         .is_kind(SpanKind::Consumer, "a batch span is a CONSUMER span")
-        .is_root(NO_PARENT);
+        .is_root(hint(NO_PARENT_RAW, NO_PARENT_TRACING));
     for (key, value) in [
         ("messaging.system", "kafka"),
         ("messaging.destination.name", "message"),
@@ -114,12 +124,15 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
                 batch.label(),
                 batch.attribute_list()
             ),
-            COUNT,
+            hint(COUNT_RAW, COUNT_TRACING),
         );
     };
     let links = &batch.data().span.links;
     if links.is_empty() {
-        spans.fail(&format!("{} has no links", batch.label()), LINKS);
+        spans.fail(
+            &format!("{} has no links", batch.label()),
+            hint(LINKS_RAW, LINKS_TRACING),
+        );
     }
     let mut sends = Vec::new();
     for link in links.iter() {
@@ -130,7 +143,7 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
                     batch.label(),
                     link.attributes
                 ),
-                LINK_ATTRIBUTES,
+                hint(LINK_ATTRIBUTES_RAW, LINK_ATTRIBUTES_TRACING),
             );
         };
         let Some(send) = send_at(spans, &at) else {
@@ -138,7 +151,7 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
                 &format!(
                     "a link says its record is at {at}, but no send span delivered a record there"
                 ),
-                LINK_ATTRIBUTES,
+                hint(LINK_ATTRIBUTES_RAW, LINK_ATTRIBUTES_TRACING),
             );
         };
         if link.span_context.span_id() != send.span_id() {
@@ -148,7 +161,7 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
                     link.span_context.span_id(),
                     send.label()
                 ),
-                LINKS,
+                hint(LINKS_RAW, LINKS_TRACING),
             );
         }
         if link_attribute(link, MESSAGE_ID)
@@ -158,7 +171,7 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
                 &format!(
                     "the link for the record at {at} has the wrong or no messaging.message.id"
                 ),
-                LINK_ATTRIBUTES,
+                hint(LINK_ATTRIBUTES_RAW, LINK_ATTRIBUTES_TRACING),
             );
         }
         sends.push(send);
@@ -170,7 +183,7 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
                 batch.label(),
                 links.len()
             ),
-            COUNT,
+            hint(COUNT_RAW, COUNT_TRACING),
         );
     }
     sends
@@ -199,7 +212,7 @@ pub async fn a_burst_is_stored_in_batches_linked_to_each_send<S: Services>(step:
                 "{n} quick posts made {} process spans in storage-service, each for one record",
                 every.len()
             ),
-            BATCH,
+            hint(BATCH_RAW, BATCH_TRACING),
         );
     }
     let mut linked: Vec<SpanId> = Vec::new();
@@ -228,7 +241,7 @@ pub async fn a_burst_is_stored_in_batches_linked_to_each_send<S: Services>(step:
                 distinct.intersection(&sent).count(),
                 sent.len()
             ),
-            LINKS,
+            hint(LINKS_RAW, LINKS_TRACING),
         );
     }
     for message in &posted {
@@ -288,12 +301,12 @@ pub async fn garbage_inside_a_batch_does_not_stop_the_rest<S: Services>(step: S)
     )
     .await;
     let spans = app
-        .wait_for_spans("the batch span", BATCH, |s| {
+        .wait_for_spans("the batch span", hint(BATCH_RAW, BATCH_TRACING), |s| {
             s.has("storage-service", "process message")
         })
         .await;
     for batch in spans.every("storage-service", "process message") {
-        batch.is_root(NO_PARENT);
+        batch.is_root(hint(NO_PARENT_RAW, NO_PARENT_TRACING));
         // None of these records had a valid traceparent: no links at all.
         batch.has_no_links(
             "A record without a valid traceparent has no creation context: it gets no link, \

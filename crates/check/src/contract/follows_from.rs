@@ -3,35 +3,44 @@
 //! `--consumer-trace` modes. Each function is one test; a step's `tests/` calls them with its own
 //! `Step`.
 
+use crate::contract::hint;
 use crate::messaging::{Hints, MESSAGE_ID, creation_of};
 use crate::{SpanRef, Spans, TestApp};
 use rdkafka::message::{Header, OwnedHeaders};
 use talk::message::NewMessage;
 use talk::{Config, ConsumerTrace, Message, Services};
 
-const LINK: &str = "Give \"process message\" a link to the record's creation context, in \
+const LINK_RAW: &str = "Give \"process message\" a link to the record's creation context, in \
     messaging::start_process: `Link::with_context(creation.span().span_context().clone())` \
     in the span builder's `with_links`, where `creation` is what extract_parent returned. Then \
     call start_process from storage.rs and giphy.rs.";
-const ATTRIBUTES: &str = "In messaging::start_process, give the span the messaging.* \
+const LINK_TRACING: &str = "Give \"process message\" a link to the record's creation context, in messaging::process_span: span.add_link(creation.span().span_context().clone()), where `creation` is what extract_parent returned.";
+const ATTRIBUTES_RAW: &str = "In messaging::start_process, give the span the messaging.* \
     attributes of the contract (chapter 05, task 2), with the constants of \
     opentelemetry_semantic_conventions::attribute, from the record (record.partition(), \
     record.offset(), record.key()), the message (message.id) and the consumer's group.";
-const SAME: &str = "In `same` mode (--consumer-trace same, the default) the creation context \
+const ATTRIBUTES_TRACING: &str = "In messaging::process_span, give the span the messaging.* attributes of the contract: fields named by the semantic-conventions constants ({ MESSAGING_SYSTEM } = \"kafka\") or span.set_attribute, from the record, the message and the consumer's group.";
+const SAME_RAW: &str = "In `same` mode (--consumer-trace same, the default) the creation context \
     is the parent as well as the link: start the span with start_with_context(tracer, \
     &creation), where `creation` is what extract_parent returned.";
-const NEW: &str = "In `new` mode (--consumer-trace new) the span must start from \
+const SAME_TRACING: &str = "In `same` mode the creation context is the parent as well as the link: in messaging::process_span, call span.set_parent(creation) before anything enters the span or asks for its context(); after that the parent is fixed.";
+const NEW_RAW: &str = "In `new` mode (--consumer-trace new) the span must start from \
     Context::new(), not from the extracted context: it is the root of a new trace, tied to \
     its cause by the link alone. In messaging::start_process, pick the parent by matching on \
     `consumer_trace`.";
-const REPUBLISH: &str = "giphy-service's re-publish is its own work, in both modes: in giphy.rs, \
+const NEW_TRACING: &str = "In `new` mode the process span is the root of a new trace: create it with info_span!(parent: None, ..) and do not call set_parent; the link alone ties it to its cause.";
+const REPUBLISH_RAW: &str = "giphy-service's re-publish is its own work, in both modes: in giphy.rs, \
     handle passes the context that start_process returned (`&cx`, whose span is \
     giphy-service's process span) to answer, which hands it to send_message.";
+const REPUBLISH_TRACING: &str = "giphy-service's re-publish is its own work, in both modes: in giphy.rs, handle runs answer inside the process span (.instrument(span)), so that send_message's span is its child.";
 
-const HINTS: Hints = Hints {
-    link: LINK,
-    attributes: ATTRIBUTES,
-};
+/// The hints `creation_of` gives, in the step's own API.
+fn hints() -> Hints<'static> {
+    Hints {
+        link: hint(LINK_RAW, LINK_TRACING),
+        attributes: hint(ATTRIBUTES_RAW, ATTRIBUTES_TRACING),
+    }
+}
 
 /// Both consumers, for the steps in which each processes one record at a time (05 and 06).
 pub const BOTH: &[&str] = &["storage-service", "giphy-service"];
@@ -51,12 +60,16 @@ async fn app<S: Services>(step: S, consumer_trace: ConsumerTrace) -> TestApp {
 /// Waits until the `consumers` have processed every message in `sent` (by their count).
 async fn processed(app: &TestApp, sent: &[Message], consumers: &[&str]) -> Spans {
     let n = sent.len();
-    app.wait_for_spans(&format!("{n} messages through the consumers"), LINK, |s| {
-        s.count("chat-api", "send message") >= n
-            && consumers
-                .iter()
-                .all(|consumer| s.count(consumer, "process message") >= n)
-    })
+    app.wait_for_spans(
+        &format!("{n} messages through the consumers"),
+        hint(LINK_RAW, LINK_TRACING),
+        |s| {
+            s.count("chat-api", "send message") >= n
+                && consumers
+                    .iter()
+                    .all(|consumer| s.count(consumer, "process message") >= n)
+        },
+    )
     .await
 }
 
@@ -68,7 +81,7 @@ fn every_process_span_has_a_link(spans: &Spans, consumers: &[&str]) {
             if process.data().span.links.is_empty() {
                 spans.fail(
                     &format!("{consumer}'s \"process message\" span has no link"),
-                    LINK,
+                    hint(LINK_RAW, LINK_TRACING),
                 );
             }
         }
@@ -94,7 +107,7 @@ fn process_of<'a>(spans: &'a Spans, consumer: &str, message: &Message) -> SpanRe
                 "no {consumer} \"process message\" span has {MESSAGE_ID}={}",
                 message.id
             ),
-            ATTRIBUTES,
+            hint(ATTRIBUTES_RAW, ATTRIBUTES_TRACING),
         ),
         (many, _) => spans.fail(
             &format!(
@@ -103,7 +116,7 @@ fn process_of<'a>(spans: &'a Spans, consumer: &str, message: &Message) -> SpanRe
                 many.len(),
                 message.id
             ),
-            ATTRIBUTES,
+            hint(ATTRIBUTES_RAW, ATTRIBUTES_TRACING),
         ),
     }
 }
@@ -142,10 +155,10 @@ pub async fn same_mode_links_and_parents_in_one_trace_in<S: Services>(step: S, c
                 consumer,
                 &message.room,
                 &message.id,
-                &HINTS,
+                &hints(),
             );
             send_has_the_message_id(&send, message);
-            process.is_child_of(&send, SAME);
+            process.is_child_of(&send, hint(SAME_RAW, SAME_TRACING));
             let trace_id = message.trace_id.as_deref().unwrap_or_default();
             if process.trace_id() != trace_id {
                 spans.fail(
@@ -153,7 +166,7 @@ pub async fn same_mode_links_and_parents_in_one_trace_in<S: Services>(step: S, c
                         "{}'s \"process message\" for {:?} is not in the POST's trace {trace_id}",
                         consumer, message.message
                     ),
-                    SAME,
+                    hint(SAME_RAW, SAME_TRACING),
                 );
             }
         }
@@ -169,9 +182,9 @@ pub async fn same_mode_links_the_republished_record_too<S: Services>(step: S) {
     let spans = giphy_journey(&app, BOTH).await;
     every_process_span_has_a_link(&spans, BOTH);
     let (giphy_process, republish, stored) = republished(&spans, &message);
-    republish.is_child_of(&giphy_process, REPUBLISH);
-    stored.is_child_of(&republish, SAME);
-    stored.is_in_trace_of(&giphy_process, SAME);
+    republish.is_child_of(&giphy_process, hint(REPUBLISH_RAW, REPUBLISH_TRACING));
+    stored.is_child_of(&republish, hint(SAME_RAW, SAME_TRACING));
+    stored.is_in_trace_of(&giphy_process, hint(SAME_RAW, SAME_TRACING));
     app.stop().await;
 }
 
@@ -195,9 +208,11 @@ pub async fn new_mode_starts_a_linked_trace_per_consumer_in<S: Services>(
     let mut traces = Vec::new();
     for consumer in consumers.iter().copied() {
         let process = process_of_original(&spans, consumer, &message);
-        let send = creation_of(&spans, process, consumer, "lobby", &message.id, &HINTS);
+        let send = creation_of(&spans, process, consumer, "lobby", &message.id, &hints());
         send.is_in_trace_of(&post, "chat-api's send span is part of the POST's trace");
-        process.is_root(NEW).is_not_in_trace_of(&post, NEW);
+        process
+            .is_root(hint(NEW_RAW, NEW_TRACING))
+            .is_not_in_trace_of(&post, hint(NEW_RAW, NEW_TRACING));
         traces.push(process);
     }
     if let [first, second] = traces.as_slice() {
@@ -212,8 +227,10 @@ pub async fn new_mode_starts_a_linked_trace_per_consumer_in<S: Services>(
     // sends starts one more trace in storage-service, linked back to it.
     if consumers.contains(&"storage-service") {
         let (giphy_process, republish, stored) = republished(&spans, &message);
-        republish.is_child_of(&giphy_process, REPUBLISH);
-        stored.is_root(NEW).is_not_in_trace_of(&republish, NEW);
+        republish.is_child_of(&giphy_process, hint(REPUBLISH_RAW, REPUBLISH_TRACING));
+        stored
+            .is_root(hint(NEW_RAW, NEW_TRACING))
+            .is_not_in_trace_of(&republish, hint(NEW_RAW, NEW_TRACING));
     } else {
         let giphy_process = process_of_original(&spans, "giphy-service", &message);
         spans
@@ -222,7 +239,7 @@ pub async fn new_mode_starts_a_linked_trace_per_consumer_in<S: Services>(
                 "send message",
                 "the re-publish's span from step 03",
             )
-            .is_child_of(&giphy_process, REPUBLISH);
+            .is_child_of(&giphy_process, hint(REPUBLISH_RAW, REPUBLISH_TRACING));
     }
     app.stop().await;
 }
@@ -276,11 +293,15 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
         app.wait_for_messages("headers", &what, |all| all.len() == count)
             .await;
         let spans = app
-            .wait_for_spans("a process span per record in each consumer", LINK, |s| {
-                consumers
-                    .iter()
-                    .all(|consumer| s.count(consumer, "process message") >= count)
-            })
+            .wait_for_spans(
+                "a process span per record in each consumer",
+                hint(LINK_RAW, LINK_TRACING),
+                |s| {
+                    consumers
+                        .iter()
+                        .all(|consumer| s.count(consumer, "process message") >= count)
+                },
+            )
             .await;
         let hint = "A record without a valid traceparent has no creation context: no link, and \
                     a fresh trace. SpanBuilder::with_links drops an invalid context by itself; \
@@ -298,7 +319,7 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
 /// re-publish, and storage-service's second process span (the record with the image).
 async fn giphy_journey(app: &TestApp, consumers: &[&str]) -> Spans {
     let storage = consumers.contains(&"storage-service");
-    app.wait_for_spans("the /giphy journey", LINK, |s| {
+    app.wait_for_spans("the /giphy journey", hint(LINK_RAW, LINK_TRACING), |s| {
         (!storage || s.count("storage-service", "process message") >= 2)
             && s.has("giphy-service", "send message")
             && s.has("giphy-service", "process message")
@@ -340,7 +361,7 @@ fn republished<'a>(spans: &'a Spans, message: &Message) -> (SpanRef<'a>, SpanRef
         "giphy-service",
         "lobby",
         &message.id,
-        &HINTS,
+        &hints(),
     );
     let republish = spans.one(
         "giphy-service",
@@ -368,13 +389,16 @@ fn republished<'a>(spans: &'a Spans, message: &Message) -> (SpanRef<'a>, SpanRef
         "storage-service",
         "lobby",
         &message.id,
-        &HINTS,
+        &hints(),
     );
     if linked.span_id() != republish.span_id() {
         spans.fail(
             "storage-service's process span of the re-published record does not link to \
              giphy-service's send span",
-            &format!("The re-published record was sent by giphy-service. {LINK}"),
+            &format!(
+                "The re-published record was sent by giphy-service. {}",
+                hint(LINK_RAW, LINK_TRACING)
+            ),
         );
     }
     (giphy_process, republish, stored)

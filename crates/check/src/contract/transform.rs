@@ -4,19 +4,22 @@
 
 use std::time::Duration;
 
+use crate::contract::hint;
 use crate::giphy::{Behaviour, IMAGE, TestGiphy};
 use crate::{SpanRef, Spans, TestApp};
 use opentelemetry::trace::{SpanKind, Status};
 use talk::giphy::FALLBACK_IMAGE;
 use talk::{Config, ConsumerTrace, Message, Services};
 
-const INJECT: &str = "The Giphy request must carry the GET span's context: in giphy.rs, \
+const INJECT_RAW: &str = "The Giphy request must carry the GET span's context: in giphy.rs, \
     Giphy::search, inject `cx` (the context that holds the GET span) into a HeaderMap with \
     TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(&mut headers)) from \
     opentelemetry_http, and send it with self.client.search_with_headers(query, headers).";
-const ERROR_TYPE: &str = "When the search fails, the GET span gets status Error and the \
+const INJECT_TRACING: &str = "The Giphy request must carry the GET span's context: in giphy.rs, Giphy::search, inside the GET span, inject Span::current().context() into a HeaderMap with TraceContextPropagator and opentelemetry_http's HeaderInjector, and send it with self.client.search_with_headers(query, headers).";
+const ERROR_TYPE_RAW: &str = "When the search fails, the GET span gets status Error and the \
     attribute error.type (ERROR_TYPE), a short name for the failure: in giphy.rs, \
     Giphy::search, in the Err arm, error.error_type() gives it.";
+const ERROR_TYPE_TRACING: &str = "When the search fails, the GET span gets status Error (span.set_status) and the attribute error.type: span.record(ERROR_TYPE, ..) with error.error_type(), the field declared Empty in info_span!.";
 const KEEP: &str = "A failed re-publish is retried: the consume loop calls handle again with \
     the same record. Keep the image that the first try found (Giphy::found, with the \
     message's id) and use it on the retry instead of searching again, in Giphy::answer.";
@@ -37,22 +40,26 @@ fn get_span<'a>(spans: &'a Spans) -> SpanRef<'a> {
 async fn giphy_cats(app: &TestApp) -> (Message, Spans) {
     let message = app.post("ann", "lobby", "/giphy cats").await;
     let spans = app
-        .wait_for_spans("the /giphy journey", INJECT, |s| {
-            let republishes: Vec<_> = s
-                .every("giphy-service", "send message")
-                .iter()
-                .map(SpanRef::span_id)
-                .collect();
-            s.every("storage-service", "process message")
-                .iter()
-                .any(|p| {
-                    p.data()
-                        .span
-                        .links
-                        .iter()
-                        .any(|l| republishes.contains(&l.span_context.span_id()))
-                })
-        })
+        .wait_for_spans(
+            "the /giphy journey",
+            hint(INJECT_RAW, INJECT_TRACING),
+            |s| {
+                let republishes: Vec<_> = s
+                    .every("giphy-service", "send message")
+                    .iter()
+                    .map(SpanRef::span_id)
+                    .collect();
+                s.every("storage-service", "process message")
+                    .iter()
+                    .any(|p| {
+                        p.data()
+                            .span
+                            .links
+                            .iter()
+                            .any(|l| republishes.contains(&l.span_context.span_id()))
+                    })
+            },
+        )
         .await;
     (message, spans)
 }
@@ -69,7 +76,10 @@ pub async fn the_giphy_request_carries_the_get_span<S: Services>(step: S) {
     let get = get_span(&spans);
     let received = giphy.traceparents();
     let Some(Some(traceparent)) = received.first() else {
-        spans.fail("the Giphy request carried no traceparent header", INJECT);
+        spans.fail(
+            "the Giphy request carried no traceparent header",
+            hint(INJECT_RAW, INJECT_TRACING),
+        );
     };
     let expected = format!("00-{}-{}-01", get.trace_id(), get.span_id());
     if *traceparent != expected {
@@ -85,7 +95,7 @@ pub async fn the_giphy_request_carries_the_get_span<S: Services>(step: S) {
                 "the Giphy request's traceparent is {traceparent}, which names {named}; the GET \
                  span's would be {expected}"
             ),
-            INJECT,
+            hint(INJECT_RAW, INJECT_TRACING),
         );
     }
     app.stop().await;
@@ -97,7 +107,7 @@ pub async fn the_stand_in_continues_the_trace_as_giphy_api<S: Services>(step: S)
     let app = TestApp::start(step.clone()).await;
     app.post("ann", "lobby", "/giphy cats").await;
     let spans = app
-        .wait_for_spans("giphy-api's span", INJECT, |s| {
+        .wait_for_spans("giphy-api's span", hint(INJECT_RAW, INJECT_TRACING), |s| {
             // giphy-service's process span too, so that a wrong parent can be named.
             s.has("giphy-api", "GET /v1/gifs/search")
                 && s.has("giphy-service", "GET")
@@ -106,9 +116,13 @@ pub async fn the_stand_in_continues_the_trace_as_giphy_api<S: Services>(step: S)
         .await;
     let get = get_span(&spans);
     spans
-        .one("giphy-api", "GET /v1/gifs/search", INJECT)
+        .one(
+            "giphy-api",
+            "GET /v1/gifs/search",
+            hint(INJECT_RAW, INJECT_TRACING),
+        )
         .is_kind(SpanKind::Server, "the stand-in's span is a SERVER span")
-        .is_child_of(&get, INJECT);
+        .is_child_of(&get, hint(INJECT_RAW, INJECT_TRACING));
     app.stop().await;
 }
 
@@ -208,10 +222,14 @@ pub async fn a_failing_giphy_gives_an_error_span_and_the_fallback_image<S: Servi
         if !matches!(get.data().span.status, Status::Error { .. }) {
             spans.fail(
                 &format!("with Giphy {case}, the GET span is not an Error"),
-                ERROR_TYPE,
+                hint(ERROR_TYPE_RAW, ERROR_TYPE_TRACING),
             );
         }
-        get.has_attribute("error.type", error_type, ERROR_TYPE);
+        get.has_attribute(
+            "error.type",
+            error_type,
+            hint(ERROR_TYPE_RAW, ERROR_TYPE_TRACING),
+        );
         let stored = app
             .wait_for_message("lobby", &message.id, "the fallback image", |m| {
                 m.image.is_some()
