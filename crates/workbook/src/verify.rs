@@ -61,6 +61,9 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
             let solution = files::read_crate(solution)?;
             check_same_check(&mut report, step, &exercise, &solution);
             check_no_drift(&mut report, workbook, step, &exercise)?;
+            if workbook.previous(step.id).is_some() {
+                check_regions_hold_the_changes(&mut report, step, &exercise, &solution);
+            }
         }
     }
 
@@ -340,6 +343,38 @@ fn check_no_drift(
         problems,
     );
     Ok(())
+}
+
+/// The first step written under the rule that every line to change lies inside a region.
+/// Steps before it keep some old lines just below their regions (the rule's older form), until
+/// they are converted; verify skips the rule for them, and says so.
+const REGIONS_HOLD_CHANGES_FROM: &str = "05";
+
+/// Every line a learner must change lies inside a region: the exercise, its regions aside, is
+/// also the step's own solution with each region standing for some of its lines.
+fn check_regions_hold_the_changes(
+    report: &mut Report,
+    step: &Step,
+    exercise: &CrateFiles,
+    solution: &CrateFiles,
+) {
+    let rule = "every line to change lies inside a TODO region";
+    let from = StepId::parse_exact(REGIONS_HOLD_CHANGES_FROM).expect("a step number");
+    if step.id < from {
+        report.skip(
+            &subject(step),
+            rule,
+            "written before the rule; not converted yet",
+        );
+        return;
+    }
+    let problems = scaffold::drift(
+        step.id,
+        &files::under(exercise, "src"),
+        &files::under(solution, "src"),
+        &step.id.solution_package(),
+    );
+    report.rule(&subject(step), rule, problems);
 }
 
 /// Every include resolves, and no long Rust block is typed into a page.

@@ -70,26 +70,6 @@ pub async fn send_message(
 }
 // ANCHOR_END: send_message
 
-// TODO(05): start the `process message` CONSUMER span of a consumed record (chapter 05,
-// task 2). It links to the record's creation context, the send span that extract_parent
-// finds in the headers (a record without one gets no link). With ConsumerTrace::Same that
-// context is also its parent; with ConsumerTrace::New the span starts a new trace, from
-// Context::new(). Give it the messaging.* attributes of the contract (chapter 05, task 2),
-// and return the context that holds it.
-/// Starts the `process message` CONSUMER span of `record`, and returns the context that holds
-/// it, for the spans of the work to come.
-pub fn start_process(
-    tracer: &SdkTracer,
-    group: &str,
-    consumer_trace: talk::ConsumerTrace,
-    record: &BorrowedMessage<'_>,
-    message: &Message,
-) -> Context {
-    let _ = (tracer, group, consumer_trace, record, message);
-    todo!("TODO(05): start the process span, linked to the send span of the record")
-}
-
-// END TODO(05)
 // ANCHOR: extract_parent
 /// The trace context a record carries in its headers: the context of the span that sent it.
 ///
@@ -106,3 +86,23 @@ pub fn extract_parent(record: &BorrowedMessage<'_>) -> Context {
     }
 }
 // ANCHOR_END: extract_parent
+// TODO(05): start the `process message` CONSUMER span of a consumed record (chapter 05,
+// task 2). It links to the record's creation context, the send span that extract_parent
+// finds in the headers (a record without one gets no link). With ConsumerTrace::Same that
+// context is also its parent; with ConsumerTrace::New the span starts a new trace, from
+// Context::new(). Give it the messaging.* attributes of the contract (chapter 05, task 2),
+// and return the context that holds it.
+
+/// Starts the `process message` CONSUMER span of `record`, and returns the context that holds
+/// it, for the spans of the work to come.
+pub fn start_process(
+    tracer: &SdkTracer,
+    group: &str,
+    consumer_trace: talk::ConsumerTrace,
+    record: &BorrowedMessage<'_>,
+    message: &Message,
+) -> Context {
+    let _ = (tracer, group, consumer_trace, record, message);
+    todo!("TODO(05): start the process span, linked to the send span of the record")
+}
+// END TODO(05)
