@@ -207,15 +207,30 @@ pub struct Group {
 impl ClientContext for Group {}
 
 impl ConsumerContext for Group {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         // With several processes in one group, these lines show how they share the partitions.
+        // The group protocol hands out changes (partitions added or taken away), so each line
+        // also says what the consumer holds now: "assigned []" alone would read as "owns
+        // nothing".
+        let holds = consumer
+            .assignment()
+            .map(|now| format!("; it now holds {}", list(&now)))
+            .unwrap_or_default();
         match rebalance {
             Rebalance::Assign(partitions) => {
-                tracing::info!("{}: assigned partitions {}", self.name, list(partitions));
+                tracing::info!(
+                    "{}: assigned partitions {}{holds}",
+                    self.name,
+                    list(partitions)
+                );
                 self.joined.joined();
             }
             Rebalance::Revoke(partitions) => {
-                tracing::info!("{}: gave up partitions {}", self.name, list(partitions));
+                tracing::info!(
+                    "{}: gave up partitions {}{holds}",
+                    self.name,
+                    list(partitions)
+                );
             }
             Rebalance::Error(error) => tracing::warn!("{}: rebalance failed: {error}", self.name),
         }

@@ -164,7 +164,10 @@ pub async fn start_with_shutdown<S: Services>(
         Some(url) => Store::redis(url).context("REDIS_URL is not a Redis URL")?,
         None => Store::memory(),
     };
-    if store.is_memory() && names.len() == 1 {
+    // Only the services that use the store need to share it; giphy-service alone stores nothing.
+    let uses_store =
+        names.contains(&ServiceName::ChatApi) || names.contains(&ServiceName::StorageService);
+    if store.is_memory() && names.len() == 1 && uses_store {
         tracing::warn!(
             "REDIS_URL is not set, so messages are kept in this process's memory only: \
              chat-api and storage-service in separate processes cannot share them. \
