@@ -44,7 +44,13 @@ impl TestApp {
     }
 
     /// Like [`TestApp::start`], with a configuration of your own.
-    pub async fn start_with<S: Services>(step: S, config: Config) -> TestApp {
+    ///
+    /// The consumers run with a decoy trace context current ([`DECOY_SPAN_ID`]), as a framework
+    /// or an outer span could make one current in real code: a consumer that takes its parent
+    /// from `Context::current()`, rather than from the record alone, gets the decoy, and the
+    /// check says so.
+    pub async fn start_with<S: Services>(step: S, mut config: Config) -> TestApp {
+        config.ambient_context.get_or_insert_with(decoy);
         talk::logging::init_with_default(
             "warn,librdkafka=off,rdkafka=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
         );
@@ -246,6 +252,23 @@ impl TestApp {
     pub async fn stop(self) {
         self.app.stop().await.expect("the app should stop cleanly");
     }
+}
+
+/// The span id of the decoy context that checks make current around the consumers.
+pub const DECOY_SPAN_ID: &str = "dec0de00dec0de00";
+
+fn decoy() -> opentelemetry::Context {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+    };
+    let span = SpanContext::new(
+        TraceId::from_hex("dec0de00dec0de00dec0de00dec0de00").expect("hex"),
+        SpanId::from_hex(DECOY_SPAN_ID).expect("hex"),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    opentelemetry::Context::new().with_remote_span_context(span)
 }
 
 fn describe(messages: &[Message]) -> String {

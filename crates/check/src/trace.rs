@@ -456,6 +456,12 @@ impl<'a> SpanRef<'a> {
         if data.parent_span_id == SpanId::INVALID {
             return "none: it is a root span".to_owned();
         }
+        if data.parent_span_id.to_string() == crate::DECOY_SPAN_ID {
+            return "the decoy context that the check makes current around the consumers: the \
+                    parent came from Context::current(), not from the record. Extract onto an \
+                    empty context: extract_with_context(&Context::new(), ..)"
+                .to_owned();
+        }
         match self.spans.by_id(data.parent_span_id) {
             Some(parent) => parent.label(),
             None => format!(

@@ -70,6 +70,13 @@ pub struct Config {
     /// the checks shorten it to test a slow Giphy in a fraction of a second.
     #[arg(skip = crate::giphy::TIMEOUT)]
     pub giphy_timeout: std::time::Duration,
+
+    /// A trace context made current around the consumer services, as a framework or an outer
+    /// span could make one current in real code. Not a flag: the checks set a decoy here, so
+    /// that a consumer which takes its parent from `Context::current()` instead of from the
+    /// record is seen to.
+    #[arg(skip)]
+    pub ambient_context: Option<opentelemetry::Context>,
 }
 
 /// Which part of the app this process runs.
@@ -163,6 +170,7 @@ impl Config {
             batch_wait_ms: 50,
             otlp: Otlp::Off,
             giphy_timeout: crate::giphy::TIMEOUT,
+            ambient_context: None,
         }
     }
 

@@ -241,11 +241,13 @@ pub async fn start_with_shutdown<S: Services>(
                     kafka: kafka.clone(),
                     joined: readiness.expect_consumer(),
                 };
+                // Empty unless a check set one: see `Config::ambient_context`.
+                let ambient = config.ambient_context.clone().unwrap_or_default();
                 let task = app.services.spawn(async move {
                     let result = if name == ServiceName::StorageService {
-                        services.storage_service(service).await
+                        in_context(services.storage_service(service), ambient).await
                     } else {
-                        services.giphy_service(service).await
+                        in_context(services.giphy_service(service), ambient).await
                     };
                     (name, result)
                 });
@@ -322,6 +324,12 @@ impl Drop for App {
             embedded.leak();
         }
     }
+}
+
+/// `future`, with `cx` as the current trace context whenever it runs. (A function of its own:
+/// `opentelemetry`'s `FutureExt::with_context` would clash with `anyhow::Context` here.)
+async fn in_context<F: Future>(future: F, cx: opentelemetry::Context) -> F::Output {
+    opentelemetry::context::FutureExt::with_context(future, cx).await
 }
 
 /// Where Kafka is: `KAFKA_BROKERS`, else (all-in-one) a new embedded cluster, else (one service

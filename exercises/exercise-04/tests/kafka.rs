@@ -16,8 +16,9 @@ const INJECT: &str = "In messaging::send_message, inject the send span's context
     record headers: TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(..)), \
     and publish with those headers.";
 const EXTRACT: &str = "did you extract the context from the Kafka headers before starting the \
-    span? In each consumer, read the record's headers with TraceContextPropagator::extract and \
-    your RecordHeaderExtractor, and start \"process message\" with that context as its parent.";
+    span? In each consumer, read the record's headers with TraceContextPropagator's \
+    extract_with_context(&Context::new(), &RecordHeaderExtractor(..)), onto an empty context, and \
+    start \"process message\" with that context as its parent.";
 
 /// Waits until the journey of one posted message is complete in both consumers.
 async fn journey(app: &TestApp, text: &str) -> Spans {
