@@ -1,4 +1,5 @@
-// TODO(04): this whole file is new in step 04. Chapter 04, task 1.
+// TODO(04): this whole file is new in step 04: write what its TODO(04) regions say. Chapter 04,
+// task 1.
 // END TODO(04)
 //! Kafka record headers as a carrier for the trace context.
 //!
@@ -8,36 +9,39 @@
 //! for `traceparent` to travel with a record, the way it travels with an HTTP request.
 
 use opentelemetry::propagation::{Extractor, Injector};
+// TODO(04): import what else you use from rdkafka::message as you go.
 use rdkafka::message::{BorrowedHeaders, OwnedHeaders};
+// END TODO(04)
 
+// TODO(04): write `set`: add the header `key: value` to `self.0`. Careful:
+// `OwnedHeaders::insert` takes the headers by value. Chapter 04, task 1.
 /// Writes the trace context into the headers of a record about to be sent.
 pub struct RecordHeaderInjector<'a>(pub &'a mut OwnedHeaders);
 
 impl Injector for RecordHeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        // TODO(04): add the header `key: value` to `self.0`. Careful: `OwnedHeaders::insert`
-        // takes the headers by value. Chapter 04, task 1.
         let _ = (key, value);
         todo!("TODO(04): write RecordHeaderInjector::set")
     }
 }
+// END TODO(04)
 
+// TODO(04): write `get`, the value of header `key` as text, or None (missing, or not UTF-8),
+// and `keys`, every header key. Chapter 04, task 1.
 /// Reads the trace context from the headers of a consumed record.
 pub struct RecordHeaderExtractor<'a>(pub &'a BorrowedHeaders);
 
 impl Extractor for RecordHeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        // TODO(04): the value of header `key` as text, or None (missing, or not UTF-8).
-        // Chapter 04, task 1.
         let _ = key;
         todo!("TODO(04): write RecordHeaderExtractor::get")
     }
 
     fn keys(&self) -> Vec<&str> {
-        // TODO(04): every header key. Chapter 04, task 1.
         todo!("TODO(04): write RecordHeaderExtractor::keys")
     }
 }
+// END TODO(04)
 
 #[cfg(test)]
 mod tests {
@@ -47,7 +51,9 @@ mod tests {
         SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
     };
     use opentelemetry_sdk::propagation::TraceContextPropagator;
+    // TODO(04): this test needs `Header`; once the file imports it above, drop this line.
     use rdkafka::message::Header;
+    // END TODO(04)
 
     use super::*;
 

@@ -19,7 +19,9 @@ use rdkafka::producer::FutureProducer;
 use talk::giphy::{Client, FALLBACK_IMAGE};
 use talk::{ConsumerService, Failure, Message};
 
+// TODO(04): import messaging::extract_parent too, once you use it. Chapter 04, task 5.
 use crate::messaging::send_message;
+// END TODO(04)
 use crate::telemetry;
 
 /// Consumes the `message` topic in the `giphy-service` group until shutdown.
@@ -43,15 +45,15 @@ struct Giphy {
 
 impl talk::Handler for Giphy {
     // ANCHOR: handle
+    // TODO(04): start "process message" as a child of the context that the record carries
+    // (messaging::extract_parent, which needs the `record`), instead of an empty one. Chapter
+    // 04, task 5.
     async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
         // What this record asks for, if anything: a message that has an image is answered.
         let query = match message.image {
             Some(_) => None,
             None => message.giphy_query().map(str::to_owned),
         };
-        // TODO(04): start "process message" as a child of the context that the record carries
-        // (messaging::extract_parent), instead of an empty one. Chapter 04, task 5.
-        // END TODO(04)
         let mut span = self
             .tracer
             .span_builder("process message")
@@ -60,6 +62,7 @@ impl talk::Handler for Giphy {
             span = span.with_attributes([KeyValue::new("giphy.query", query.clone())]);
         }
         let cx = Context::new().with_span(span.start_with_context(&self.tracer, &Context::new()));
+        // END TODO(04)
 
         let result = match query {
             Some(query) => self.answer(message, &query, &cx).await,

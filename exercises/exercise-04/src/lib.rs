@@ -11,7 +11,9 @@
 //! contract: chat-api a SERVER span per request, storage-service and giphy-service a
 //! `process message` CONSUMER span per record, with the store and Giphy calls under it.
 //! Sending to Kafka is a `send message` PRODUCER span ([`messaging`]), which chat-api makes in
+// TODO(04): once the consumers continue the trace, say so in this map of the crate. Chapter 04.
 //! a spawned task that carries the trace context (or not: see `--send-mode`).
+// END TODO(04)
 //!
 //! Everything that stays the same from step to step (Kafka settings, the store, the launcher)
 //! lives in the `talk` crate, so these files hold only the code the steps change.

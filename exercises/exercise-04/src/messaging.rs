@@ -4,6 +4,8 @@
 //! named `{operation} {destination}`, so `send message` for the topic `message`, and it carries
 //! the `messaging.*` attributes, among them where the record landed.
 
+// TODO(04): import what you use as you go: the propagator's traits and type, rdkafka's
+// `Message` trait and `BorrowedMessage`, and your carrier types. Chapter 04, tasks 2 and 3.
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
@@ -15,6 +17,7 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::FutureProducer;
 use talk::Message;
 use talk::kafka::{Delivery, TOPIC};
+// END TODO(04)
 
 // ANCHOR: send_message
 /// Publishes `message` inside a `send message` span, a child of `parent`.
@@ -39,8 +42,8 @@ pub async fn send_message(
     // TODO(04): inject the send span's context (`cx`) into the record's headers with
     // TraceContextPropagator and your RecordHeaderInjector, and publish with those headers.
     // Chapter 04, task 2.
-    // END TODO(04)
     let delivered = talk::kafka::publish(producer, message, OwnedHeaders::new()).await;
+    // END TODO(04)
 
     let span = cx.span();
     match &delivered {

@@ -9,6 +9,8 @@ use rdkafka::message::BorrowedMessage;
 use talk::store::StoreError;
 use talk::{ConsumerService, Failure, Message, Store};
 
+// TODO(04): import messaging::extract_parent once you use it. Chapter 04, task 4.
+// END TODO(04)
 use crate::telemetry;
 
 /// Consumes the `message` topic in the `storage-service` group until shutdown.
@@ -30,17 +32,18 @@ struct Storage {
 
 impl talk::Handler for Storage {
     // ANCHOR: handle
+    // TODO(04): start "process message" as a child of the context that the record carries
+    // (messaging::extract_parent, which needs the `record`), instead of an empty one. Chapter
+    // 04, task 4.
     async fn handle(&self, message: Message, _record: &BorrowedMessage<'_>) -> Result<(), Failure> {
         // A new trace for every record: the consumer does not know the producer's trace yet.
-        // TODO(04): start "process message" as a child of the context that the record carries
-        // (messaging::extract_parent), instead of an empty one. Chapter 04, task 4.
-        // END TODO(04)
         let span = self
             .tracer
             .span_builder("process message")
             .with_kind(SpanKind::Consumer)
             .start_with_context(&self.tracer, &Context::new());
         let cx = Context::new().with_span(span);
+        // END TODO(04)
 
         let stored = self.store_message(&message, &cx).await;
 
