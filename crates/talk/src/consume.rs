@@ -20,11 +20,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::{Group, position};
@@ -105,12 +104,7 @@ pub async fn run(
         if !handle_record(service, &record, &handler, &shutdown).await {
             break; // interrupted by shutdown: not done, so not stored; it comes back later
         }
-        if let Err(error) = consumer.store_offset_from_message(&record) {
-            tracing::warn!(
-                "{service}: storing the offset of {}: {error}",
-                position(&record)
-            );
-        }
+        store_offset(service, &consumer, &record);
     }
     // Closing the consumer commits the stored offsets (so a restart does not repeat what is
     // done) and leaves the group. It blocks, for long if Kafka is gone, so it runs on a thread
@@ -136,24 +130,19 @@ pub async fn run_batches(
             }
         }
         if !batch.is_empty() {
-            let what = match (records.first(), records.last()) {
-                (Some(first), Some(last)) if records.len() > 1 => {
-                    format!("the batch {} to {}", position(first), position(last))
-                }
-                _ => format!("the batch {}", position(&records[0])),
-            };
+            // `collect` never returns an empty batch.
+            let what = format!(
+                "the batch of {} from {}",
+                records.len(),
+                position(&records[0])
+            );
             let done = until_done(service, &what, &shutdown, || handler.handle_batch(&batch));
             if !done.await {
                 break; // interrupted by shutdown: not done, so not stored; it comes back later
             }
         }
         for record in &records {
-            if let Err(error) = consumer.store_offset_from_message(record) {
-                tracing::warn!(
-                    "{service}: storing the offset of {}: {error}",
-                    position(record)
-                );
-            }
+            store_offset(service, &consumer, record);
         }
     }
     let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
@@ -190,6 +179,16 @@ async fn collect<'c>(
         }
     }
     Some(records)
+}
+
+/// Marks `record` as done, so that the next commit moves past it.
+fn store_offset(service: &str, consumer: &StreamConsumer<Group>, record: &BorrowedMessage<'_>) {
+    if let Err(error) = consumer.store_offset_from_message(record) {
+        tracing::warn!(
+            "{service}: storing the offset of {}: {error}",
+            position(record)
+        );
+    }
 }
 
 /// Handles one record. Returns `false` only when shutdown interrupted it.
