@@ -1,98 +1,24 @@
 //! The chat page in a real browser (headless Chromium through ChromeDriver). Skipped, with a
 //! reason, where ChromeDriver is not installed.
 
-use std::process::{Child, Command, Stdio};
+mod browser;
+
 use std::time::{Duration, Instant};
 
+use browser::{Browser, Driver, Element};
 use check::TestApp;
-use fantoccini::{Client, ClientBuilder, Locator};
 use solution_08::Step;
-
-/// ChromeDriver on a free port; killed on drop.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_driver() -> Option<Driver> {
-    let port = check::servers::free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => Some(Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }),
-        Err(error) => {
-            eprintln!("SKIPPED: this test needs `chromedriver` and Chromium ({error}).");
-            eprintln!("         Debian: apt install chromium chromium-driver");
-            None
-        }
-    }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    // The flags keep Chromium from reaching out to the network, which a closed network refuses.
-    let options = serde_json::json!({
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 format!("--user-data-dir={}", tempdir())],
-    });
-    let mut capabilities = serde_json::Map::new();
-    capabilities.insert("goog:chromeOptions".into(), options);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match ClientBuilder::rustls()
-            .expect("TLS roots for the WebDriver client")
-            .capabilities(capabilities.clone())
-            .connect(&driver.url)
-            .await
-        {
-            Ok(client) => return client,
-            Err(error) if Instant::now() > deadline => panic!("ChromeDriver: {error}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-fn tempdir() -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "talk-chromium-{}-{}",
-        std::process::id(),
-        fastrand()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.display().to_string()
-}
-
-fn fastrand() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
 
 /// The message on the page whose text is exactly `text`, if it is shown. The page re-renders
 /// as messages arrive, so elements found earlier may be gone: look again every time.
-async fn find_message(browser: &Client, text: &str) -> Option<fantoccini::elements::Element> {
+async fn find_message<'a>(browser: &'a Browser, text: &str) -> Option<Element<'a>> {
     for message in browser
-        .find_all(Locator::Css("#messages .message"))
+        .find_all("#messages .message")
         .await
         .ok()?
     {
         let shown = message
-            .find(Locator::Css(".text"))
+            .find(".text")
             .await
             .ok()?
             .text()
@@ -106,14 +32,14 @@ async fn find_message(browser: &Client, text: &str) -> Option<fantoccini::elemen
 }
 
 /// Types `text`, sends it, and waits until the page shows it and `done` holds for it.
-async fn send_and_wait<F>(browser: &Client, text: &str, what: &str, done: F)
+async fn send_and_wait<F>(browser: &Browser, text: &str, what: &str, done: F)
 where
-    F: AsyncFn(&fantoccini::elements::Element) -> Option<()>,
+    F: AsyncFn(&Element<'_>) -> Option<()>,
 {
-    let input = browser.find(Locator::Css("#message-input")).await.unwrap();
+    let input = browser.find("#message-input").await.unwrap();
     input.send_keys(text).await.unwrap();
     browser
-        .find(Locator::Css("#send-button"))
+        .find("#send-button")
         .await
         .unwrap()
         .click()
@@ -138,13 +64,13 @@ where
 /// like HTML is shown as text, never run; `/giphy` shows an image.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_chat_page_shows_messages_as_text() {
-    let Some(driver) = start_driver() else { return };
+    let Some(driver) = Driver::start() else { return };
     let app = TestApp::start(Step).await;
-    let browser = browser(&driver).await;
-    browser.goto(&format!("{}/", app.base)).await.unwrap();
+    let browser = driver.browser().await;
+    browser.goto(&format!("{}/", app.base)).await;
 
     let nickname = browser
-        .find(Locator::Css("#nickname"))
+        .find("#nickname")
         .await
         .unwrap()
         .text()
@@ -152,7 +78,7 @@ async fn the_chat_page_shows_messages_as_text() {
         .unwrap();
     assert!(nickname.starts_with("guest-"), "nickname: {nickname:?}");
     let placeholder = browser
-        .find(Locator::Css("#message-input"))
+        .find("#message-input")
         .await
         .unwrap()
         .attr("placeholder")
@@ -166,7 +92,7 @@ async fn the_chat_page_shows_messages_as_text() {
         "with the nickname",
         async |m| {
             let author = m
-                .find(Locator::Css(".author"))
+                .find(".author")
                 .await
                 .ok()?
                 .text()
@@ -179,7 +105,7 @@ async fn the_chat_page_shows_messages_as_text() {
 
     let attack = "<img src=x onerror=\"document.title='pwned'\"> <b>bold?</b>";
     send_and_wait(&browser, attack, "as text", async |m| {
-        let elements = m.find_all(Locator::Css(".text img, .text b")).await.ok()?;
+        let elements = m.find_all(".text img, .text b").await.ok()?;
         assert!(
             elements.is_empty(),
             "the message's HTML was rendered as elements"
@@ -188,18 +114,18 @@ async fn the_chat_page_shows_messages_as_text() {
     })
     .await;
     assert_ne!(
-        browser.title().await.unwrap(),
+        browser.title().await,
         "pwned",
         "the message's script ran"
     );
 
     send_and_wait(&browser, "/giphy cats", "with a cat image", async |m| {
-        let image = m.find(Locator::Css("img.image")).await.ok()?;
+        let image = m.find("img.image").await.ok()?;
         let src = image.attr("src").await.ok()??;
         src.contains("/images/cats-").then_some(())
     })
     .await;
 
-    browser.close().await.unwrap();
+    browser.close().await;
     app.stop().await;
 }
