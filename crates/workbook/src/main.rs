@@ -1,5 +1,6 @@
 //! `cargo workbook`: the Tracing Talk workbook's runner (`cargo workbook` is an alias for
-//! `cargo run -q -p workbook --`, set in `.cargo/config.toml`).
+//! `cargo run -q --manifest-path crates/workbook/Cargo.toml --`, set in `.cargo/config.toml`; the
+//! runner is a workspace of its own, so that its crates cannot change the app's).
 //!
 //! For learners it lists the steps, runs a step's check and says what to do next, shows the
 //! solution as a diff, and resets an exercise. For maintainers and CI, `verify` proves the
