@@ -12,18 +12,8 @@ use solution_08::Step;
 /// The message on the page whose text is exactly `text`, if it is shown. The page re-renders
 /// as messages arrive, so elements found earlier may be gone: look again every time.
 async fn find_message<'a>(browser: &'a Browser, text: &str) -> Option<Element<'a>> {
-    for message in browser
-        .find_all("#messages .message")
-        .await
-        .ok()?
-    {
-        let shown = message
-            .find(".text")
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+    for message in browser.find_all("#messages .message").await.ok()? {
+        let shown = message.find(".text").await.ok()?.text().await.ok()?;
         if shown == text {
             return Some(message);
         }
@@ -64,7 +54,9 @@ where
 /// like HTML is shown as text, never run; `/giphy` shows an image.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_chat_page_shows_messages_as_text() {
-    let Some(driver) = Driver::start() else { return };
+    let Some(driver) = Driver::start() else {
+        return;
+    };
     let app = TestApp::start(Step).await;
     let browser = driver.browser().await;
     browser.goto(&format!("{}/", app.base)).await;
@@ -91,13 +83,7 @@ async fn the_chat_page_shows_messages_as_text() {
         "hello from the browser",
         "with the nickname",
         async |m| {
-            let author = m
-                .find(".author")
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let author = m.find(".author").await.ok()?.text().await.ok()?;
             (author == nickname).then_some(())
         },
     )
@@ -113,11 +99,7 @@ async fn the_chat_page_shows_messages_as_text() {
         Some(())
     })
     .await;
-    assert_ne!(
-        browser.title().await,
-        "pwned",
-        "the message's script ran"
-    );
+    assert_ne!(browser.title().await, "pwned", "the message's script ran");
 
     send_and_wait(&browser, "/giphy cats", "with a cat image", async |m| {
         let image = m.find("img.image").await.ok()?;

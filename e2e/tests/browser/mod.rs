@@ -80,7 +80,10 @@ impl Driver {
             match answer {
                 Ok(response) => {
                     let value = unwrap_answer("new session", response).await;
-                    let id = value["sessionId"].as_str().expect("a session id").to_string();
+                    let id = value["sessionId"]
+                        .as_str()
+                        .expect("a session id")
+                        .to_string();
                     return Browser {
                         http,
                         session: format!("{}/session/{id}", self.url),
@@ -125,7 +128,12 @@ pub struct Element<'a> {
 }
 
 impl Browser {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value, String> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, String> {
         let request = self.http.request(method, format!("{}{path}", self.session));
         let request = if body.is_null() {
             request
