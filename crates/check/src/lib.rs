@@ -291,5 +291,6 @@ pub mod messaging;
 pub mod otlp;
 pub mod panics;
 pub mod process;
+mod propagation;
 pub mod servers;
 pub mod trace;

@@ -111,8 +111,13 @@ impl Spans {
     }
 
     /// Fails the check: what went wrong, the hint, and the waterfall.
+    ///
+    /// When the spans show a consumer that does not take its parent from the record (the
+    /// `propagation` module tells), the hint names that consumer instead: it is the first thing
+    /// to fix, and `hint`, written for consumers that do, may blame another service.
     #[track_caller]
     pub fn fail(&self, what: &str, hint: &str) -> ! {
+        let hint = crate::propagation::culprit(self).unwrap_or_else(|| hint.to_owned());
         panic!(
             "\n\n✗ {what}\n\n  hint: {hint}\n{}\nWhat the check captured:\n\n{}",
             self.unnamed_services(),
@@ -324,6 +329,11 @@ impl<'a> SpanRef<'a> {
         if self.trace_id() != other.trace_id() {
             let detail = if self.span.span.parent_span_id == SpanId::INVALID {
                 "it started a new trace of its own".to_owned()
+            } else if self.span.span.parent_span_id.to_string() == crate::DECOY_SPAN_ID {
+                format!(
+                    "it is in trace {}, the decoy's: its parent came from Context::current()",
+                    self.trace_id()
+                )
             } else {
                 format!("it is in trace {}", self.trace_id())
             };
