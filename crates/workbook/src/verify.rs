@@ -345,11 +345,6 @@ fn check_no_drift(
     Ok(())
 }
 
-/// The steps written before the rule that every line to change lies inside a region. They keep
-/// some old lines just below their regions (the rule's older form) until they are converted;
-/// verify skips the rule for them, and says so.
-const NOT_YET_CONVERTED: [&str; 2] = ["02", "03"];
-
 /// Every line a learner must change lies inside a region: the exercise, its regions aside, is
 /// also the step's own solution with each region standing for some of its lines.
 fn check_regions_hold_the_changes(
@@ -359,14 +354,6 @@ fn check_regions_hold_the_changes(
     solution: &CrateFiles,
 ) {
     let rule = "every line to change lies inside a TODO region";
-    if NOT_YET_CONVERTED.contains(&step.id.to_string().as_str()) {
-        report.skip(
-            &subject(step),
-            rule,
-            "written before the rule; not converted yet",
-        );
-        return;
-    }
     let problems = scaffold::drift(
         step.id,
         &files::under(exercise, "src"),

@@ -10,6 +10,9 @@
 //! Each service has its own tracer provider ([`telemetry`]) and makes the spans of the trace
 //! contract: chat-api a SERVER span per request, storage-service and giphy-service a
 //! `process message` CONSUMER span per record, with the store and Giphy calls under it.
+// TODO(03): once chat-api sends inside a PRODUCER span, say so in this map of the crate.
+// Chapter 03.
+// END TODO(03)
 //!
 //! Everything that stays the same from step to step (Kafka settings, the store, the launcher)
 //! lives in the `talk` crate, so these files hold only the code the steps change.
