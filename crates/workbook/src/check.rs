@@ -165,10 +165,10 @@ fn cannot_run(package: &str) -> String {
     format!("cannot run cargo test -p {package}; is cargo on your PATH?")
 }
 
-/// After a failing run, its distinct `✗` lines and their hints again, in the order of the
-/// tests: each failure above comes with a waterfall, and the tests finish in any order, so
-/// the first failure printed is not always the first to fix. Nothing when there were none (a
-/// plain `assert!`, a crash).
+/// After a failing run, its distinct `✗` lines and panics, with their hints, again in the
+/// order of the tests: each failure above comes with a waterfall or a panic message, and the
+/// tests finish in any order, so the first failure printed is not always the first to fix.
+/// Nothing when there were none (a test binary that died without a panic, say).
 fn summarise(findings: &[Finding]) {
     if findings.is_empty() {
         return;
@@ -227,8 +227,9 @@ fn advise(workbook: &Workbook, step: &Step, outcome: Outcome) {
                 ui::paint(ui::FAIL, format!("Step {id} does not pass yet."))
             );
             anstream::println!(
-                "Read the failure above: it names the concept that is missing. Hints: chapter \
-                 {id}{}, section Hints. Stuck? {diff} shows the solution.",
+                "Read the failure above: a ✗ names the concept that is missing, and a panic in \
+                 the step's code is a bug to fix first. Hints: chapter {id}{}, section Hints. \
+                 Stuck? {diff} shows the solution.",
                 chapter_location(workbook, step)
             );
         }

@@ -5,6 +5,11 @@
 //! followed by a line starting with `  hint: `. Each comes with a waterfall and a panic message,
 //! and the tests finish in any order, so after a failing check the runner repeats the distinct
 //! ones, in the order of the tests in the test files: the first is the one to fix first.
+//!
+//! A test can also fail on a panic that is no `✗`: an `unwrap()` in the step's code, a library
+//! the code misused, a plain `assert!` of the check. Those are gathered too, from the panic's
+//! `thread '…' panicked at <file:line:col>:` line and the message under it, and repeated with a
+//! hint that says whose code panicked and where to look.
 
 use std::collections::HashSet;
 
@@ -19,10 +24,26 @@ pub struct Finding {
     pub hint: Option<String>,
 }
 
-/// A finding and the names of the tests it may come from.
+/// A panic whose message is not a `✗` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Panic {
+    /// `solutions/solution-04/src/chat_api.rs:123:39`, as the panic names it.
+    location: String,
+    /// The first line of the panic's message.
+    message: String,
+}
+
+/// What a failing test printed: a `✗` line (with its hint), or a panic without one.
+#[derive(Debug)]
+enum Printed {
+    Cross(Finding),
+    Panic(Panic),
+}
+
+/// Something printed, and the names of the tests it may come from.
 #[derive(Debug)]
 struct Seen {
-    finding: Finding,
+    printed: Printed,
     tests: Vec<String>,
 }
 
@@ -36,6 +57,20 @@ struct StreamState {
     thread: Option<String>,
     /// The last `✗` of this stream, while its hint may still follow (blank lines between).
     awaiting_hint: Option<usize>,
+    /// Where the last panic happened, while its message may still follow (blank lines
+    /// between): a `✗` line makes it the check's, anything else is the panic's message.
+    awaiting_message: Option<String>,
+}
+
+impl StreamState {
+    /// The tests the next thing printed on this stream may belong to.
+    fn tests(&self) -> Vec<String> {
+        [&self.thread, &self.section]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
 }
 
 /// Gathers the findings from the lines of a test run, fed as they come.
@@ -47,33 +82,24 @@ pub struct Collector {
 
 impl Collector {
     /// Takes one line of `stream`, without its line ending; colour codes are ignored. Each
-    /// stream is read on its own: a `✗` line and its hint are printed together, on one stream.
+    /// stream is read on its own: a `✗` line and its hint are printed together, on one stream,
+    /// and so are a panic's location and its message.
     pub fn line(&mut self, stream: Stream, line: &str) {
         let line = anstream::adapter::strip_str(line).to_string();
         let line = line.trim_end();
-        let state = &mut self.streams[stream as usize];
-        if let Some(index) = state.awaiting_hint {
-            if line.is_empty() {
-                return;
-            }
-            state.awaiting_hint = None;
-            if line.starts_with("  hint: ") {
-                self.seen[index].finding.hint = Some(line.to_string());
-                return;
-            }
+        if self.hint(stream, line) || self.panic_message(stream, line) {
+            return;
         }
+        let state = &mut self.streams[stream as usize];
         if line.starts_with("✗ ") {
             state.awaiting_hint = Some(self.seen.len());
-            let tests = [&state.thread, &state.section]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect();
+            let finding = Finding {
+                problem: line.to_string(),
+                hint: None,
+            };
+            let tests = state.tests();
             self.seen.push(Seen {
-                finding: Finding {
-                    problem: line.to_string(),
-                    hint: None,
-                },
+                printed: Printed::Cross(finding),
                 tests,
             });
         } else if let Some(name) = line
@@ -82,22 +108,68 @@ impl Collector {
         {
             state.section = Some(name.to_string());
             state.thread = None;
-        } else if let Some((name, rest)) = line
-            .strip_prefix("thread '")
-            .and_then(|rest| rest.split_once('\''))
-        {
-            // `thread 'name' panicked at …`, or `thread 'name' (1234) panicked at …` in the
-            // Rust versions that print the thread's id.
-            if rest.contains(" panicked at") {
-                state.thread = Some(name.to_string());
-            }
+        } else if let Some((name, location)) = panic_header(line) {
+            state.thread = Some(name.to_string());
+            state.awaiting_message = Some(location.to_string());
         }
+    }
+
+    /// Takes `line` as the hint of the `✗` before it, if one is awaited. Returns whether the
+    /// line is used up (a hint, or a blank line before one).
+    fn hint(&mut self, stream: Stream, line: &str) -> bool {
+        let state = &mut self.streams[stream as usize];
+        let Some(index) = state.awaiting_hint else {
+            return false;
+        };
+        if line.is_empty() {
+            return true;
+        }
+        state.awaiting_hint = None;
+        if !line.starts_with("  hint: ") {
+            return false;
+        }
+        if let Printed::Cross(finding) = &mut self.seen[index].printed {
+            finding.hint = Some(line.to_string());
+        }
+        true
+    }
+
+    /// Takes `line` as the message of the panic before it, if one is awaited. Returns whether
+    /// the line is used up. A `✗` line is not used up: that panic is one of the check's
+    /// failed expectations, gathered as such. Nor is a `todo!()`: the check says `✗ the app
+    /// reached a todo!()` for it.
+    fn panic_message(&mut self, stream: Stream, line: &str) -> bool {
+        let state = &mut self.streams[stream as usize];
+        let Some(location) = state.awaiting_message.take() else {
+            return false;
+        };
+        if line.is_empty() {
+            state.awaiting_message = Some(location);
+            return true;
+        }
+        if line.starts_with("✗ ") || panic_header(line).is_some() {
+            return false;
+        }
+        if !is_todo(line) {
+            let tests = state.tests();
+            self.seen.push(Seen {
+                printed: Printed::Panic(Panic {
+                    location,
+                    message: line.to_string(),
+                }),
+                tests,
+            });
+        }
+        true
     }
 
     /// The distinct findings, in the order of their tests in `test_files` (the texts of the
     /// crate's test files, in the order cargo runs them), then those whose test was not found,
-    /// in the order they were printed. Empty when no `✗` line was printed (a compile error, a
-    /// plain `assert!`).
+    /// in the order they were printed. Empty when no `✗` line and no panic was printed (a
+    /// compile error, say).
+    ///
+    /// A panic counts once per place: each test that starts the app may reach the same
+    /// `unwrap()`, and the check's message at one place differs only by a port.
     pub fn findings(&self, test_files: &[&str]) -> Vec<Finding> {
         let mut order: Vec<(Option<(usize, usize)>, usize)> = self
             .seen
@@ -113,13 +185,125 @@ impl Collector {
             .collect();
         // Found tests first, in file order; the rest after them, as printed.
         order.sort_by_key(|&(place, printed)| (place.is_none(), place, printed));
+        let step_panicked = self.seen.iter().any(|seen| {
+            matches!(&seen.printed, Printed::Panic(panic) if whose(&panic.location) == Whose::Step)
+        });
         let mut distinct = HashSet::new();
         order
             .into_iter()
-            .map(|(_, printed)| &self.seen[printed].finding)
-            .filter(|finding| distinct.insert(*finding))
-            .cloned()
+            .map(|(_, printed)| &self.seen[printed].printed)
+            .filter(|printed| distinct.insert(identity(printed)))
+            .map(|printed| match printed {
+                Printed::Cross(finding) => finding.clone(),
+                Printed::Panic(panic) => panic_finding(panic, step_panicked),
+            })
             .collect()
+    }
+}
+
+/// What makes two printed things the same finding: the whole `✗` finding, or a panic's place.
+fn identity(printed: &Printed) -> (&str, Option<&str>) {
+    match printed {
+        Printed::Cross(finding) => (&finding.problem, finding.hint.as_deref()),
+        Printed::Panic(panic) => (&panic.location, None),
+    }
+}
+
+/// `thread 'name' panicked at src/lib.rs:12:5:`, or `thread 'name' (1234) panicked at …:` in
+/// the Rust versions that print the thread's id: the thread's name and the place.
+fn panic_header(line: &str) -> Option<(&str, &str)> {
+    let (name, rest) = line.strip_prefix("thread '")?.split_once('\'')?;
+    let (_, location) = rest.split_once(" panicked at ")?;
+    Some((name, location.strip_suffix(':').unwrap_or(location)))
+}
+
+/// A `todo!()`'s message, which `crates/check` reports as a `✗` of its own.
+fn is_todo(message: &str) -> bool {
+    message.starts_with("not yet implemented") || message.contains("TODO(")
+}
+
+/// Whose code a panic is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    /// The step's crate, outside its tests: the learner's code (or the solution's).
+    Step,
+    /// The check: `crates/check`, or the step's `tests/`.
+    Check,
+    /// Anything else: a dependency, the standard library, the workbook's shared crate.
+    Library,
+}
+
+/// Whose code `location` is in. cargo names a workspace crate's files from the workspace root
+/// (`exercises/exercise-04/src/giphy.rs`), a dependency's and the standard library's by their
+/// absolute path.
+fn whose(location: &str) -> Whose {
+    if location.starts_with("crates/check/")
+        || location.starts_with("tests/")
+        || location.contains("/tests/")
+    {
+        Whose::Check
+    } else if ["exercises/", "solutions/", "src/"]
+        .iter()
+        .any(|folder| location.starts_with(folder))
+    {
+        Whose::Step
+    } else {
+        Whose::Library
+    }
+}
+
+/// A panic as a finding: where and what, and a hint that depends on whose code panicked.
+/// `step_panicked` says whether the step's code panicked anywhere in the run: the check then
+/// mostly stops because of that panic, and its own message is only the consequence.
+fn panic_finding(panic: &Panic, step_panicked: bool) -> Finding {
+    let Panic { location, message } = panic;
+    let (who, hint) = match whose(location) {
+        Whose::Step => ("the step's code", step_hint(location)),
+        Whose::Check if step_panicked => (
+            "the check",
+            "the check stopped because of the panic in the step's code that this summary \
+             lists: fix that one first, and this one should go with it."
+                .to_string(),
+        ),
+        Whose::Check => (
+            "the check",
+            "this panic is the check's own message, without a hint: it says what the check \
+             expected and what it got. Read what the app printed just before it."
+                .to_string(),
+        ),
+        Whose::Library => (
+            "a library",
+            "a library (or the standard library) panics when it is called in a way it does \
+             not allow, and its message says which. To find the call in the step's code, run \
+             the `cargo test -p …` command at the top with RUST_BACKTRACE=1: the first frame \
+             in the step's src/ is the line to look at."
+                .to_string(),
+        ),
+    };
+    Finding {
+        problem: format!("✗ {who} panicked at {location}: {message}"),
+        hint: Some(format!("  hint: {hint}")),
+    }
+}
+
+/// The hint for a panic in the step's own code: a bug, and the line to read.
+fn step_hint(location: &str) -> String {
+    let (file, line) = file_and_line(location);
+    format!(
+        "a panic in the step's code is a bug in that code, not an expectation of the check \
+         that failed. Open {file} at line {line} and see why it panics (an unwrap() or \
+         expect() on an Err or a None, an index out of range…): handle that case instead of \
+         panicking. Then run the check again."
+    )
+}
+
+/// `src/chat_api.rs:123:39` → (`src/chat_api.rs`, `123`). A location without both numbers
+/// is all file.
+fn file_and_line(location: &str) -> (&str, &str) {
+    let mut parts = location.rsplitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(_column), Some(line), Some(file)) => (file, line),
+        _ => (location, "?"),
     }
 }
 
@@ -275,13 +459,11 @@ thread 'every_service_makes_its_spans' panicked at tests/spans.rs:40:9:
     }
 
     #[test]
-    fn output_without_a_cross_line_has_no_findings() {
+    fn output_without_a_cross_line_or_a_panic_has_no_findings() {
         let mut collector = Collector::default();
         for line in [
             "error[E0425]: cannot find value `provider` in this scope",
             "  --> src/chat.rs:12:5",
-            "thread 'main' panicked at src/lib.rs:1:1:",
-            "assertion `left == right` failed",
             "  hint: not after a ✗ line",
             "  chat-api  POST /message  Server  [██]  1.0ms  ✗ error: boom",
         ] {
@@ -310,5 +492,159 @@ thread 'every_service_makes_its_spans' panicked at tests/spans.rs:40:9:
                 ["tests::giphy_search_is_a_client_span"]
             );
         }
+    }
+    /// The test file of step 04, trimmed to its tests' names.
+    const KAFKA_TESTS: &str = "\
+async fn one_trace_from_post_to_both_consumers() {}
+async fn giphy_keeps_the_trace_going() {}
+async fn the_record_headers_carry_the_send_span() {}
+async fn bad_headers_start_a_fresh_trace() {}
+";
+
+    /// stdout of `cargo test -p solution-04` (RUST_BACKTRACE=0) with an `unwrap()` added to
+    /// `post_message`: chat-api's handler panics on a worker thread, the connection drops, and
+    /// the check panics in turn with a message of its own that is no `✗`. Nothing else.
+    const PANIC_STDOUT: &str = "
+running 4 tests
+test one_trace_from_post_to_both_consumers ... \u{1b}[31mFAILED\u{1b}(B\u{1b}[m
+test giphy_keeps_the_trace_going ... \u{1b}[31mFAILED\u{1b}(B\u{1b}[m
+test bad_headers_start_a_fresh_trace ... \u{1b}[32mok\u{1b}(B\u{1b}[m
+test the_record_headers_carry_the_send_span ... \u{1b}[31mFAILED\u{1b}(B\u{1b}[m
+
+failures:
+
+---- one_trace_from_post_to_both_consumers stdout ----
+
+thread 'tokio-rt-worker' (23456) panicked at solutions/solution-04/src/chat_api.rs:123:39:
+called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }
+
+thread 'one_trace_from_post_to_both_consumers' (23447) panicked at crates/check/src/lib.rs:112:17:
+chat-api did not answer POST /message: error sending request for url (http://127.0.0.1:40989/message)
+
+---- giphy_keeps_the_trace_going stdout ----
+
+thread 'tokio-rt-worker' (23453) panicked at solutions/solution-04/src/chat_api.rs:123:39:
+called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+thread 'giphy_keeps_the_trace_going' (23446) panicked at crates/check/src/lib.rs:112:17:
+chat-api did not answer POST /message: error sending request for url (http://127.0.0.1:39009/message)
+
+---- the_record_headers_carry_the_send_span stdout ----
+
+thread 'tokio-rt-worker' (23458) panicked at solutions/solution-04/src/chat_api.rs:123:39:
+called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }
+
+thread 'the_record_headers_carry_the_send_span' (23448) panicked at crates/check/src/lib.rs:112:17:
+chat-api did not answer POST /message: error sending request for url (http://127.0.0.1:44939/message)
+
+
+failures:
+    giphy_keeps_the_trace_going
+    one_trace_from_post_to_both_consumers
+    the_record_headers_carry_the_send_span
+
+test result: \u{1b}[31mFAILED\u{1b}(B\u{1b}[m. 1 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.58s
+";
+
+    fn collect(stream: Stream, output: &str) -> Collector {
+        let mut collector = Collector::default();
+        for line in output.lines() {
+            collector.line(stream, line);
+        }
+        collector
+    }
+
+    #[test]
+    fn a_panic_in_the_steps_code_is_a_finding_that_says_where_to_look() {
+        let findings = collect(Stream::Stdout, PANIC_STDOUT).findings(&[KAFKA_TESTS]);
+        // Once per place: three tests reached the same unwrap(), and the check's message
+        // differs only by the port.
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        assert_eq!(
+            findings[0].problem,
+            "✗ the step's code panicked at solutions/solution-04/src/chat_api.rs:123:39: \
+             called `Result::unwrap()` on an `Err` value: ParseIntError { kind: InvalidDigit }"
+        );
+        let hint = findings[0].hint.as_deref().unwrap();
+        assert!(
+            hint.starts_with("  hint: a panic in the step's code is a bug"),
+            "{hint}"
+        );
+        assert!(
+            hint.contains("Open solutions/solution-04/src/chat_api.rs at line 123"),
+            "{hint}"
+        );
+        // The check's own panic comes second, and says that it follows from the first.
+        assert!(
+            findings[1].problem.starts_with(
+                "✗ the check panicked at crates/check/src/lib.rs:112:17: chat-api did not answer"
+            ),
+            "{findings:#?}"
+        );
+        let hint = findings[1].hint.as_deref().unwrap();
+        assert!(hint.contains("fix that one first"), "{hint}");
+    }
+
+    #[test]
+    fn panics_of_the_check_and_of_libraries_get_their_own_hints() {
+        let output = "\
+---- one_trace_from_post_to_both_consumers stdout ----
+
+thread 'one_trace_from_post_to_both_consumers' (7) panicked at crates/check/src/lib.rs:86:9:
+assertion `left == right` failed: POST /message should answer 202; it answered 500
+  left: 500
+ right: 202
+
+---- giphy_keeps_the_trace_going stdout ----
+
+thread 'giphy_keeps_the_trace_going' (8) panicked at /home/ann/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/routing/mod.rs:289:21:
+Cannot merge two `Router`s that both have a fallback
+";
+        let findings = collect(Stream::Stdout, output).findings(&[KAFKA_TESTS]);
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        // The first line of the message is enough: the rest is printed above.
+        assert_eq!(
+            findings[0].problem,
+            "✗ the check panicked at crates/check/src/lib.rs:86:9: assertion `left == right` \
+             failed: POST /message should answer 202; it answered 500"
+        );
+        let hint = findings[0].hint.as_deref().unwrap();
+        assert!(hint.contains("the check's own message"), "{hint}");
+        assert!(
+            findings[1]
+                .problem
+                .starts_with("✗ a library panicked at /home/ann/.cargo/"),
+            "{findings:#?}"
+        );
+        let hint = findings[1].hint.as_deref().unwrap();
+        assert!(hint.contains("RUST_BACKTRACE=1"), "{hint}");
+    }
+
+    #[test]
+    fn a_panic_with_a_cross_or_a_todo_is_not_a_panic_finding() {
+        // The check's ✗ is the finding; the todo!() is reported by the check as a ✗ too.
+        let findings = collect(Stream::Stderr, STDERR).findings(&[TEST_FILE]);
+        assert!(
+            findings.iter().all(|f| !f.problem.contains("panicked at")),
+            "{findings:#?}"
+        );
+    }
+
+    #[test]
+    fn whose_code_a_place_is_in() {
+        assert_eq!(whose("exercises/exercise-04/src/giphy.rs:3:1"), Whose::Step);
+        assert_eq!(whose("src/giphy.rs:3:1"), Whose::Step);
+        assert_eq!(
+            whose("exercises/exercise-04/tests/kafka.rs:3:1"),
+            Whose::Check
+        );
+        assert_eq!(whose("crates/check/src/trace.rs:3:1"), Whose::Check);
+        assert_eq!(whose("crates/talk/src/launch.rs:3:1"), Whose::Library);
+        assert_eq!(
+            whose("/rustc/5980761/library/core/src/option.rs:3:1"),
+            Whose::Library
+        );
+        assert_eq!(file_and_line("src/giphy.rs:12:5"), ("src/giphy.rs", "12"));
     }
 }
