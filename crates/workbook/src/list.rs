@@ -7,15 +7,23 @@ use crate::{
     ui,
 };
 
-/// Where a step stands, from its last check.
+/// Where a step stands, from its last check. Times are seconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
     NotStarted,
-    Failing,
+    /// The last check failed; `passed_at` says when an earlier one passed, if one did.
+    Failing {
+        checked_at: u64,
+        passed_at: Option<u64>,
+    },
     /// `edited_since`: the exercise changed after it passed, so the result may be stale.
     Passed {
+        checked_at: u64,
         edited_since: bool,
     },
+    /// Step 01, the tour, never checked while a later step passed: there is nothing to edit
+    /// in it, so a later step's pass means the learner has been through it.
+    Toured,
     /// The step has a solution but no exercise folder.
     NoExercise,
 }
@@ -27,40 +35,127 @@ impl Standing {
         };
         match record.get(step.id) {
             None => Standing::NotStarted,
-            Some(check) if check.result == CheckResult::Failing => Standing::Failing,
+            Some(check) if check.result == CheckResult::Failing => Standing::Failing {
+                checked_at: check.checked_at,
+                passed_at: check.passed_at,
+            },
             Some(check) => {
                 let changed = files::newest_change(exercise).map(status::seconds_since_epoch);
                 Standing::Passed {
+                    checked_at: check.checked_at,
                     edited_since: changed.is_some_and(|changed| changed > check.checked_at),
                 }
             }
         }
     }
 
-    fn label(self) -> String {
+    /// Whether the learner has done the step, now or at some earlier check.
+    pub fn done(self) -> bool {
+        matches!(
+            self,
+            Standing::Passed { .. }
+                | Standing::Toured
+                | Standing::Failing {
+                    passed_at: Some(_),
+                    ..
+                }
+        )
+    }
+
+    fn label(self, now: u64) -> String {
+        let ago = |then: u64| ago(now, then);
         match self {
             Standing::NotStarted => ui::paint(ui::NOTE, "not started"),
-            Standing::Failing => ui::paint(ui::FAIL, "failing"),
+            Standing::Failing {
+                checked_at,
+                passed_at: None,
+            } => format!(
+                "{} {}",
+                ui::paint(ui::FAIL, "failing"),
+                ui::paint(ui::NOTE, ago(checked_at))
+            ),
+            Standing::Failing {
+                checked_at,
+                passed_at: Some(passed_at),
+            } => format!(
+                "{} {}",
+                ui::paint(ui::FAIL, "failing"),
+                ui::paint(
+                    ui::NOTE,
+                    format!("{} (it passed {})", ago(checked_at), ago(passed_at))
+                )
+            ),
             Standing::Passed {
+                checked_at,
                 edited_since: false,
-            } => ui::paint(ui::PASS, "passed"),
-            Standing::Passed { edited_since: true } => format!(
+            } => format!(
                 "{} {}",
                 ui::paint(ui::PASS, "passed"),
-                ui::paint(ui::NOTE, "(edited since; check again)")
+                ui::paint(ui::NOTE, ago(checked_at))
+            ),
+            Standing::Passed {
+                checked_at,
+                edited_since: true,
+            } => format!(
+                "{} {}",
+                ui::paint(ui::PASS, "passed"),
+                ui::paint(
+                    ui::NOTE,
+                    format!("{} (edited since; check again)", ago(checked_at))
+                )
+            ),
+            Standing::Toured => format!(
+                "{} {}",
+                ui::paint(ui::PASS, "done"),
+                ui::paint(ui::NOTE, "(the tour; a later step passed)")
             ),
             Standing::NoExercise => ui::paint(ui::FAIL, "no exercise folder"),
         }
     }
 }
 
+/// "just now", "5 min ago", "3 h ago", "2 days ago".
+fn ago(now: u64, then: u64) -> String {
+    let seconds = now.saturating_sub(then);
+    match seconds {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", seconds / 60),
+        3600..86400 => format!("{} h ago", seconds / 3600),
+        _ if seconds < 2 * 86400 => "1 day ago".to_string(),
+        _ => format!("{} days ago", seconds / 86400),
+    }
+}
+
+/// Every step with exercise crates, with where it stands.
+pub fn standings<'a>(workbook: &'a Workbook, record: &StatusRecord) -> Vec<(&'a Step, Standing)> {
+    let mut steps: Vec<(&Step, Standing)> = workbook
+        .crate_steps()
+        .map(|step| (step, Standing::of(step, record)))
+        .collect();
+    let a_later_step_passed = steps
+        .iter()
+        .any(|(step, standing)| step.id != StepId::FIRST && standing.done());
+    for (step, standing) in &mut steps {
+        if step.id == StepId::FIRST && a_later_step_passed && !standing.done() {
+            *standing = Standing::Toured;
+        }
+    }
+    steps
+}
+
+/// The first step the learner has not done yet, if any.
+pub fn next_step<'a>(steps: &[(&'a Step, Standing)]) -> Option<(&'a Step, Standing)> {
+    steps
+        .iter()
+        .find(|(_, standing)| !standing.done())
+        .map(|(step, standing)| (*step, *standing))
+}
+
 /// Prints the table and the hint.
 pub fn run(workbook: &Workbook) {
     let record = StatusRecord::load(&status::status_path(&workbook.root));
-    let steps: Vec<(&Step, Standing)> = workbook
-        .crate_steps()
-        .map(|step| (step, Standing::of(step, &record)))
-        .collect();
+    let steps = standings(workbook, &record);
+    let now = status::seconds_since_epoch(std::time::SystemTime::now());
     if steps.is_empty() {
         anstream::println!("This workbook has no steps yet: exercises/ and solutions/ are empty.");
         return;
@@ -92,7 +187,7 @@ pub fn run(workbook: &Workbook) {
             step.id.to_string(),
             step.title(),
             minutes,
-            standing.label()
+            standing.label(now)
         );
     }
     let only_chapters: Vec<String> = workbook
@@ -117,19 +212,16 @@ pub fn run(workbook: &Workbook) {
     anstream::println!("{}", hint(workbook, &steps));
 }
 
-/// The first step that has not passed, and how to start it.
+/// The first step not done yet, and how to start it.
 fn hint(workbook: &Workbook, steps: &[(&Step, Standing)]) -> String {
-    let next = steps
-        .iter()
-        .find(|(_, standing)| !matches!(standing, Standing::Passed { .. }));
-    let Some((step, standing)) = next else {
+    let Some((step, standing)) = next_step(steps) else {
         return format!(
             "Every step passes: well done. {} compares your work with the solution.",
             ui::paint(ui::COMMAND, "cargo workbook diff NN")
         );
     };
     let command = ui::paint(ui::COMMAND, format!("cargo workbook check {}", step.id));
-    if *standing == Standing::NoExercise {
+    if standing == Standing::NoExercise {
         return format!(
             "Next: step {}, but exercises/{} is missing. Restore it with {}.",
             step.id,
@@ -204,13 +296,65 @@ mod tests {
         assert!(!first.contains("edit exercises"), "{first}");
 
         let passed = Standing::Passed {
+            checked_at: 0,
             edited_since: false,
         };
-        let second = plain(hint(&workbook, &[(one, passed), (two, Standing::Failing)]));
+        let failing = Standing::Failing {
+            checked_at: 0,
+            passed_at: None,
+        };
+        let second = plain(hint(&workbook, &[(one, passed), (two, failing)]));
         assert_eq!(
             second,
             "Next: step 02 · Spans: read book/src/steps/02-spans.md, edit exercises/exercise-02, \
              then run cargo workbook check 02"
+        );
+    }
+
+    #[test]
+    fn a_later_pass_counts_the_tour_as_done_and_an_old_pass_is_not_hidden() {
+        let repo = TempDir::new();
+        repo.write("Cargo.toml", "[workspace]\n");
+        for id in ["01", "02", "03"] {
+            repo.write(&format!("exercises/exercise-{id}/Cargo.toml"), "");
+            repo.write(&format!("solutions/solution-{id}/Cargo.toml"), "");
+        }
+        let workbook = Workbook::load(repo.path()).unwrap();
+        let step = |id: &str| StepId::parse_arg(id).unwrap();
+
+        // Step 02 passed, then the shipped exercise was put back and checked again: it fails,
+        // but the learner did it. Step 01 was never checked.
+        let mut record = StatusRecord::default();
+        record.record_at(step("02"), CheckResult::Passed, 1_000);
+        record.record_at(step("02"), CheckResult::Failing, 1_000 + 7_200);
+        let steps = standings(&workbook, &record);
+
+        assert_eq!(steps[0].1, Standing::Toured);
+        let two = steps[1].1;
+        assert!(two.done());
+        assert_eq!(
+            plain(two.label(1_000 + 7_200 + 300)),
+            "failing 5 min ago (it passed 2 h ago)"
+        );
+        let (next, _) = next_step(&steps).unwrap();
+        assert_eq!(next.id, step("03"));
+        let hint = plain(hint(&workbook, &steps));
+        assert!(hint.starts_with("Next: step 03"), "{hint}");
+        assert!(!hint.contains("tour"), "{hint}");
+    }
+
+    #[test]
+    fn ages_read_as_a_person_would_say_them() {
+        assert_eq!(ago(100, 100), "just now");
+        assert_eq!(ago(100 + 59, 100), "just now");
+        assert_eq!(ago(100 + 60, 100), "1 min ago");
+        assert_eq!(ago(100 + 3 * 3600, 100), "3 h ago");
+        assert_eq!(ago(100 + 86400, 100), "1 day ago");
+        assert_eq!(ago(100 + 3 * 86400, 100), "3 days ago");
+        assert_eq!(
+            ago(50, 100),
+            "just now",
+            "a clock set back is not a negative age"
         );
     }
 }

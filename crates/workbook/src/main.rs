@@ -14,7 +14,7 @@
 //! - `status`: the record of the last check of each step;
 //! - `files`: a step crate's files, for comparisons;
 //! - `findings`: the `✗` lines and hints of a failing check, for its summary;
-//! - `list`, `check`, `diff`, `reset`, `verify`, `schedule`: one command each;
+//! - `list`, `check`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
 //! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
 //! - `book`: the book's includes and code blocks;
 //! - `cargo`, `ui`: running cargo, and colours.
@@ -34,6 +34,7 @@ mod status;
 mod steps;
 mod ui;
 mod verify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -66,6 +67,12 @@ enum Command {
         /// Passed to the test binaries, after `--`: e.g. a test name to run only that test.
         #[arg(last = true)]
         test_args: Vec<String>,
+    },
+    /// Check a step again every time you save one of its files (keys: h hints, d diff, n next
+    /// step, r run again, q quit).
+    Watch {
+        /// The step: 3, 03 or exercise-03. Without it, the first step not done yet.
+        step: Option<String>,
     },
     /// Show your exercise against the solution, as a unified diff.
     Diff {
@@ -123,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             solution,
             test_args,
         }) => check::run(&workbook, &step, solution, &test_args),
+        Some(Command::Watch { step }) => watch::run(&workbook, step.as_deref()),
         Some(Command::Diff { step, whole_step }) => {
             diff::run(&workbook, &step, whole_step)?;
             Ok(ExitCode::SUCCESS)

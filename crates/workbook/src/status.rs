@@ -23,12 +23,16 @@ pub enum CheckResult {
     Failing,
 }
 
-/// One check run.
+/// A step's last check, and when it last passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRecord {
     pub result: CheckResult,
     /// Seconds since the Unix epoch, to tell whether the exercise was edited since.
     pub checked_at: u64,
+    /// When the check last passed, even if a later run failed: a learner who resets an
+    /// exercise, or checks it again halfway through a change, has still done the step once.
+    #[serde(default)]
+    pub passed_at: Option<u64>,
 }
 
 /// Every step's last check, by step number (`"02"`).
@@ -70,10 +74,23 @@ impl StatusRecord {
         self.steps.get(&step.to_string()).copied()
     }
 
-    pub fn record(&mut self, step: StepId, result: CheckResult) {
-        let checked_at = seconds_since_epoch(SystemTime::now());
-        let record = CheckRecord { result, checked_at };
+    /// Records a run at `now` (seconds since the epoch), keeping when the step last passed.
+    pub fn record_at(&mut self, step: StepId, result: CheckResult, now: u64) {
+        let passed_before = self.get(step).and_then(|record| record.passed_at);
+        let passed_at = match result {
+            CheckResult::Passed => Some(now),
+            CheckResult::Failing => passed_before,
+        };
+        let record = CheckRecord {
+            result,
+            checked_at: now,
+            passed_at,
+        };
         self.steps.insert(step.to_string(), record);
+    }
+
+    pub fn record(&mut self, step: StepId, result: CheckResult) {
+        self.record_at(step, result, seconds_since_epoch(SystemTime::now()));
     }
 
     pub fn forget(&mut self, step: StepId) {
@@ -118,6 +135,31 @@ mod tests {
         let loaded = StatusRecord::load(&path);
         assert_eq!(loaded.get(step).unwrap().result, CheckResult::Failing);
         assert!(fs::read_to_string(&path).unwrap().contains("\"failing\""));
+    }
+
+    #[test]
+    fn a_failing_run_keeps_when_the_step_passed_before() {
+        let step = StepId::parse_arg("02").unwrap();
+        let mut record = StatusRecord::default();
+        record.record_at(step, CheckResult::Failing, 100);
+        assert_eq!(record.get(step).unwrap().passed_at, None);
+        record.record_at(step, CheckResult::Passed, 200);
+        record.record_at(step, CheckResult::Failing, 300);
+        let last = record.get(step).unwrap();
+        assert_eq!(last.result, CheckResult::Failing);
+        assert_eq!((last.checked_at, last.passed_at), (300, Some(200)));
+    }
+
+    #[test]
+    fn a_record_written_before_passed_at_existed_still_loads() {
+        let dir = TempDir::new();
+        dir.write(
+            "status.json",
+            r#"{"steps":{"02":{"result":"passed","checked_at":5}}}"#,
+        );
+        let loaded = StatusRecord::load(&dir.path().join("status.json"));
+        let step = StepId::parse_arg("02").unwrap();
+        assert_eq!(loaded.get(step).unwrap().passed_at, None);
     }
 
     #[test]
