@@ -73,7 +73,7 @@ impl TestApp {
         let addr = app.addr.expect("chat-api runs in this process");
         TestApp {
             base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            http: client(),
             app,
         }
     }
@@ -250,8 +250,29 @@ impl TestApp {
 
     /// Stops the app the way Ctrl-C does and waits until it has stopped.
     pub async fn stop(self) {
-        self.app.stop().await.expect("the app should stop cleanly");
+        match tokio::time::timeout(STOP_LIMIT, self.app.stop()).await {
+            Ok(stopped) => stopped.expect("the app should stop cleanly"),
+            Err(_) => panic!(
+                "the app did not stop within {STOP_LIMIT:?}: a service does not return when \
+                 its shutdown token is cancelled"
+            ),
+        }
     }
+}
+
+/// How long a request to chat-api may take. Every handler answers in milliseconds; without a
+/// limit, a handler that never answers would hang the check rather than fail it.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long the app may take to stop: it flushes spans and pending sends, each with its own
+/// shorter limit.
+const STOP_LIMIT: Duration = Duration::from_secs(60);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_LIMIT)
+        .build()
+        .expect("an HTTP client with a timeout")
 }
 
 /// The span id of the decoy context that checks make current around the consumers.

@@ -4,7 +4,7 @@ use std::{
     io::{self, BufRead, BufReader, Read, Write},
     path::Path,
     process::{Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, mpsc},
     thread,
     time::{Duration, Instant},
 };
@@ -27,6 +27,8 @@ pub struct Captured {
     /// stdout and stderr, line by line, in about the order they were printed.
     pub lines: Vec<String>,
     pub elapsed: Duration,
+    /// The run was stopped because it went on past its time limit.
+    pub timed_out: bool,
 }
 
 impl Captured {
@@ -40,10 +42,25 @@ impl Captured {
     }
 }
 
-/// Runs `command` with its output captured. The two streams are read by two threads into one
-/// list, so a failure's compiler errors (stderr) and test output (stdout) come out together.
-pub fn run_captured(mut command: Command) -> Result<Captured> {
+/// How long the readers may go on after cargo has exited: a process that a test started and
+/// left running (a server, a browser) holds cargo's output open, and its end never comes.
+const AFTER_EXIT: Duration = Duration::from_secs(10);
+
+/// Runs `command` with its output captured, for at most `limit`. The two streams are read by
+/// two threads into one list, so a failure's compiler errors (stderr) and test output (stdout)
+/// come out together.
+///
+/// A run past its limit is killed with everything it started (its process group), and its
+/// output so far is kept: a hung test then fails `verify` with the test's name in the output
+/// (libtest prints "has been running for over 60 seconds"), rather than hanging CI.
+pub fn run_captured(command: Command, limit: Duration) -> Result<Captured> {
+    capture(command, limit, AFTER_EXIT)
+}
+
+fn capture(mut command: Command, limit: Duration, after_exit: Duration) -> Result<Captured> {
     let started = Instant::now();
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -51,7 +68,8 @@ pub fn run_captured(mut command: Command) -> Result<Captured> {
         .spawn()
         .with_context(|| format!("cannot start {command:?}; is cargo on your PATH?"))?;
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let readers: Vec<_> = [
+    let (done, readers_done) = mpsc::channel();
+    let streams = [
         child
             .stdout
             .take()
@@ -60,29 +78,63 @@ pub fn run_captured(mut command: Command) -> Result<Captured> {
             .stderr
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|stream| {
+    ];
+    let mut readers = 0;
+    for stream in streams.into_iter().flatten() {
         let lines = Arc::clone(&lines);
+        let done = done.clone();
         thread::spawn(move || {
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
                 // A poisoned lock only means the other reader panicked; keep its lines.
                 lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
             }
-        })
-    })
-    .collect();
-    for reader in readers {
-        let _ = reader.join();
+            let _ = done.send(());
+        });
+        readers += 1;
     }
-    let status: ExitStatus = child.wait().context("cargo did not finish")?;
+
+    let mut timed_out = false;
+    let status: ExitStatus = loop {
+        if let Some(status) = child.try_wait().context("cargo did not finish")? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            timed_out = true;
+            kill_group(&mut child);
+            break child.wait().context("cargo did not finish")?;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    let deadline = Instant::now() + after_exit;
+    for _ in 0..readers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if readers_done.recv_timeout(left).is_err() {
+            // Whatever still holds the pipes belongs to this run: stop it.
+            kill_group(&mut child);
+            break;
+        }
+    }
     let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(Captured {
-        success: status.success(),
+        success: status.success() && !timed_out,
         lines,
         elapsed: started.elapsed(),
+        timed_out,
     })
+}
+
+/// Kills `child` and the processes it started (its process group, where there is one).
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
 }
 
 /// One of a command's output streams.
@@ -224,6 +276,53 @@ pub fn count_results(lines: &[String]) -> TestCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    fn shell(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_past_its_limit_is_stopped_and_keeps_its_output() {
+        let started = Instant::now();
+        let run = capture(
+            shell("echo begun; sleep 60"),
+            Duration::from_millis(500),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert!(run.timed_out);
+        assert!(!run.success);
+        assert_eq!(run.lines, ["begun"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_process_left_running_does_not_hold_the_run() {
+        // The shell exits at once, but the sleep it started keeps the output pipe open.
+        let started = Instant::now();
+        let run = capture(
+            shell("sleep 60 & echo started"),
+            Duration::from_secs(30),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        assert!(run.success && !run.timed_out);
+        assert_eq!(run.lines, ["started"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn adds_up_the_result_lines_of_every_test_binary() {

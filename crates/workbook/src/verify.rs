@@ -17,7 +17,7 @@
 //!   every later exercise fails, for the right reason: its output names the step's
 //!   `TODO(NN)` or prints a `hint:`.
 
-use std::{fmt::Write as _, fs, process::ExitCode};
+use std::{fmt::Write as _, fs, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 
@@ -463,17 +463,26 @@ impl CrateRun {
     }
 }
 
+/// How long building one crate's tests may take: the first crate built after a workspace
+/// build still links every test binary; a cold build of everything takes about 5 minutes on 2
+/// cores.
+const BUILD_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// How long one crate's check may run. The slowest check takes under 20 s; a check that runs
+/// for minutes has a test waiting for something that never comes.
+const CHECK_LIMIT: Duration = Duration::from_secs(5 * 60);
+
 /// Builds the crate's tests, then runs them (the same as `cargo workbook check`, timed
 /// separately so `--timings` can tell building from checking).
 fn run_crate(workbook: &Workbook, package: &str) -> Result<CrateRun> {
     let mut build = cargo::command(&workbook.root);
     build.args(["test", "-p", package, "--no-run", "--color=never"]);
-    let build = cargo::run_captured(build)?;
+    let build = cargo::run_captured(build, BUILD_LIMIT)?;
     let test = if build.success {
         let mut test = cargo::command(&workbook.root);
         // --no-fail-fast: report every test binary, not just up to the first that fails.
         test.args(["test", "-p", package, "--no-fail-fast", "--color=never"]);
-        Some(cargo::run_captured(test)?)
+        Some(cargo::run_captured(test, CHECK_LIMIT)?)
     } else {
         None
     };
@@ -486,6 +495,9 @@ fn run_crate(workbook: &Workbook, package: &str) -> Result<CrateRun> {
 
 /// Whether a run passed with at least one test, or why not.
 fn passing(run: &CrateRun) -> Result<(), String> {
+    if let Some(reason) = timed_out(run) {
+        return Err(reason);
+    }
     let Some(test) = &run.test else {
         return Err(format!(
             "{} does not build (cargo test --no-run fails)",
@@ -500,6 +512,27 @@ fn passing(run: &CrateRun) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// Why the run was stopped, if it ran past its limit.
+fn timed_out(run: &CrateRun) -> Option<String> {
+    if run.build.timed_out {
+        return Some(format!(
+            "building {}'s tests did not finish within {} min, and was stopped",
+            run.package,
+            BUILD_LIMIT.as_secs() / 60
+        ));
+    }
+    let test = run.test.as_ref()?;
+    test.timed_out.then(|| {
+        format!(
+            "cargo test -p {} did not finish within {} min, and was stopped: a test waits for \
+             something that never comes (the output's \"has been running for over 60 seconds\" \
+             line names it)",
+            run.package,
+            CHECK_LIMIT.as_secs() / 60
+        )
+    })
 }
 
 fn judge_solution(report: &mut Report, step: &Step, run: &CrateRun) {
@@ -525,6 +558,10 @@ fn judge_exercise(report: &mut Report, step: &Step, run: &CrateRun) {
         "{} fails its check, naming {marker} or a hint:",
         run.package
     );
+    if let Some(reason) = timed_out(run) {
+        report.fail(&subject(step), &rule, &run.failure_details(reason));
+        return;
+    }
     let Some(test) = &run.test else {
         let reason = format!(
             "{} does not build: an exercise must compile (gaps are todo!()), so that only its check fails",
