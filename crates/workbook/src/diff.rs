@@ -88,6 +88,32 @@ fn is_marker(trimmed: &str) -> bool {
     ends_a_region || trimmed.starts_with("// ANCHOR:") || trimmed.starts_with("// ANCHOR_END:")
 }
 
+/// `text` without its TODO notes: each line whose trimmed text starts with `// TODO(NN)`, and
+/// the plain `//` comment lines that continue it, unless `other` has that comment line too.
+///
+/// A learner who finishes a step and leaves the notes in place has the solution's code: the
+/// notes are not a difference worth showing. The `other` side keeps a comment of the solution's
+/// own that happens to follow a note from being taken for part of it.
+fn without_todo_notes(text: &str, other: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut in_note = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        let opens_note = trimmed
+            .strip_prefix("// TODO(")
+            .and_then(|rest| rest.split_once(')'))
+            .is_some_and(|(step, _)| StepId::parse_exact(step).is_some());
+        let plain_comment = trimmed == "//" || trimmed.starts_with("// ");
+        let continues_note =
+            in_note && plain_comment && !other.lines().any(|line| line.trim() == trimmed);
+        in_note = opens_note || continues_note;
+        if !in_note {
+            kept.push_str(line);
+        }
+    }
+    kept
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Changed,
@@ -132,12 +158,18 @@ pub fn compare(old: &Side, new: &Side) -> Vec<FileDiff> {
             (None, None) => continue,
         };
         let unified = match (before, after) {
-            (Ok(before), Ok(after)) if before == after => continue,
-            (Ok(before), Ok(after)) => TextDiff::from_lines(&before, &after)
-                .unified_diff()
-                .context_radius(3)
-                .header(&headers.0, &headers.1)
-                .to_string(),
+            (Ok(before), Ok(after)) => {
+                // Notes alone make no difference; where the code differs, they stay in the
+                // diff to show which note each change answers.
+                if without_todo_notes(&before, &after) == without_todo_notes(&after, &before) {
+                    continue;
+                }
+                TextDiff::from_lines(&before, &after)
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&headers.0, &headers.1)
+                    .to_string()
+            }
             _ if old.files.get(path) == new.files.get(path) => continue,
             _ => format!("Binary files {} and {} differ\n", headers.0, headers.1),
         };
@@ -212,8 +244,8 @@ pub fn run(workbook: &Workbook, arg: &str, whole_step: bool) -> Result<()> {
     let diffs = compare(&old, &new);
     if diffs.is_empty() {
         anstream::println!(
-            "{} and {} are the same (apart from their own names, the book's ANCHOR lines and the \
-             END TODO lines).",
+            "{} and {} are the same (apart from their own names, the book's ANCHOR lines, and the \
+             TODO notes and their END lines).",
             old.label,
             new.label
         );
@@ -544,5 +576,43 @@ fn main() -> std::process::ExitCode {
         )
         .unwrap();
         assert_eq!(String::from_utf8(stripped).unwrap(), unified);
+    }
+
+    #[test]
+    fn todo_notes_left_in_a_finished_exercise_are_not_a_difference() {
+        let solution_code = "fn main() {\n    // The span ends here.\n    run();\n}\n";
+        let finished = "fn main() {\n    // TODO(04): call run, which\n    // starts the span.\n    \
+                        // The span ends here.\n    run();\n    // END TODO(04)\n}\n";
+        let exercise = side(
+            "exercises/exercise-04",
+            "exercise-04",
+            &[("src/main.rs", finished)],
+        );
+        let solution = side(
+            "solutions/solution-04",
+            "solution-04",
+            &[("src/main.rs", solution_code)],
+        );
+        assert!(compare(&exercise, &solution).is_empty());
+
+        // The same notes around code that is not the solution's: the code shows, with its note.
+        let unfinished = finished.replace("run();", "todo!();");
+        let exercise = side(
+            "exercises/exercise-04",
+            "exercise-04",
+            &[("src/main.rs", &unfinished)],
+        );
+        let diffs = compare(&exercise, &solution);
+        assert_eq!(diffs.len(), 1);
+        assert!(
+            diffs[0].unified.contains("-    todo!();"),
+            "{}",
+            diffs[0].unified
+        );
+        assert!(
+            diffs[0].unified.contains("-    // TODO(04): call run"),
+            "the note stays beside the code it asks for:\n{}",
+            diffs[0].unified
+        );
     }
 }
