@@ -129,24 +129,16 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The chat page, its images and `/healthz`. Each step's chat-api merges its own `/message`
 /// routes into this.
-pub fn static_routes(readiness: Readiness, jaeger_ui_url: &str) -> Router {
-    let page = page_html(jaeger_ui_url);
+pub fn static_routes(readiness: Readiness) -> Router {
     Router::new()
-        .route("/", get(move || async move { Html(page) }))
+        .route("/", get(|| async { Html(PAGE) }))
         .route("/images/{name}", get(image))
         .route("/healthz", get(healthz))
         .with_state(readiness)
 }
 
-/// The page, with the Jaeger UI address filled in for its trace links.
-fn page_html(jaeger_ui_url: &str) -> String {
-    let escaped = jaeger_ui_url
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    include_str!("../assets/index.html").replace("__JAEGER_UI_URL__", &escaped)
-}
+/// The chat page. Its "trace" links go to `/trace/{id}` (see `trace_view`).
+const PAGE: &str = include_str!("../assets/index.html");
 
 /// `200` once this process's consumers have joined their groups, `503` before.
 async fn healthz(State(readiness): State<Readiness>) -> Response {

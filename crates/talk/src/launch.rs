@@ -36,7 +36,8 @@ use crate::kafka::{self, Kafka};
 use crate::ready::{Joined, Readiness};
 use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
 use crate::store::Store;
-use crate::telemetry::{SpanLog, Telemetry};
+use crate::telemetry::{Otlp, SpanLog, Telemetry};
+use crate::trace_view;
 
 /// A step's three services. Each method runs one service until its `shutdown` token is
 /// cancelled, then returns.
@@ -70,11 +71,17 @@ pub struct ChatApi {
 }
 
 impl ChatApi {
-    /// Serves `routes` (the step's `/message` routes) together with the chat page, its images
-    /// and `/healthz`, until shutdown. In-flight requests finish first.
+    /// Serves `routes` (the step's `/message` routes) together with the chat page, its images,
+    /// `/healthz` and `/trace/{id}`, until shutdown. In-flight requests finish first.
     pub async fn serve(self, routes: Router) -> anyhow::Result<()> {
+        // The trace view sends the browser to Jaeger only when the spans are exported.
+        let jaeger = match self.telemetry.otlp {
+            Otlp::To { .. } => Some(self.jaeger_ui_url.clone()),
+            Otlp::Off => None,
+        };
         let app = routes
-            .merge(static_routes(self.readiness, &self.jaeger_ui_url))
+            .merge(static_routes(self.readiness))
+            .merge(trace_view::routes(self.telemetry.log.clone(), jaeger))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
         axum::serve(self.listener, app)
             .with_graceful_shutdown(self.shutdown.cancelled_owned())

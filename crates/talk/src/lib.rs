@@ -17,6 +17,7 @@
 //! | [`config`] | command line and environment variables |
 //! | [`telemetry`] | OTLP export from `OTEL_*` variables, and the log of this process's spans |
 //! | [`waterfall`] | the terminal waterfall: a trace drawn as text |
+//! | [`trace_view`] | chat-api's `/trace/{id}` page: the waterfall as HTML, or Jaeger when it is up |
 //! | [`ready`] | readiness: have the consumers joined their groups? |
 //! | [`shutdown`] | Ctrl-C and SIGTERM |
 //! | [`logging`] | stderr log lines (not traces) |
@@ -34,6 +35,7 @@ pub mod ready;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod trace_view;
 pub mod waterfall;
 
 pub use config::{Config, ConsumerTrace, SendMode, ServiceName};

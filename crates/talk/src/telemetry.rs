@@ -5,6 +5,7 @@
 //! Building the `SdkTracerProvider` is the learner's job (step 02); this module only provides
 //! the parts that are configuration rather than lesson.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -177,8 +178,14 @@ pub struct SpanLog {
 #[derive(Default, Debug)]
 struct LogInner {
     spans: Mutex<Vec<FinishedSpan>>,
+    /// Spans already taken out (drawn by the terminal waterfall), newest last, kept a while
+    /// longer for the page's trace view and for naming the targets of links.
+    history: Mutex<VecDeque<FinishedSpan>>,
     added: Notify,
 }
+
+/// The most taken spans a [`SpanLog`] keeps in its history.
+const HISTORY_SPANS: usize = 5_000;
 
 impl SpanLog {
     /// A span processor that adds each span to this log as it ends. Add it to a provider with
@@ -200,15 +207,28 @@ impl SpanLog {
         let _ = tokio::time::timeout(timeout, self.inner.added.notified()).await;
     }
 
-    /// Removes and returns the spans for which `remove` is true.
+    /// Removes and returns the spans for which `remove` is true. They stay in the history.
     pub(crate) fn remove_where(&self, remove: impl Fn(&FinishedSpan) -> bool) -> Vec<FinishedSpan> {
         let mut spans = self.inner.spans.lock().unwrap();
-        let (taken, kept) = spans.drain(..).partition(|s| remove(s));
+        let (taken, kept): (Vec<_>, Vec<_>) = spans.drain(..).partition(|s| remove(s));
         *spans = kept;
+        drop(spans);
+        let mut history = self.inner.history.lock().unwrap();
+        history.extend(taken.iter().cloned());
+        let excess = history.len().saturating_sub(HISTORY_SPANS);
+        history.drain(..excess);
         taken
     }
 
-    fn push(&self, span: FinishedSpan) {
+    /// Every span this log still knows, taken or not: the history first, then the rest.
+    pub fn known(&self) -> Vec<FinishedSpan> {
+        let mut known: Vec<FinishedSpan> =
+            self.inner.history.lock().unwrap().iter().cloned().collect();
+        known.extend(self.spans());
+        known
+    }
+
+    pub(crate) fn push(&self, span: FinishedSpan) {
         let mut spans = self.inner.spans.lock().unwrap();
         // Nothing drains the log when the waterfall is off or in a single-service process, and
         // the chat page makes a GET span every second: keep only the newest spans.

@@ -23,7 +23,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceId};
+use opentelemetry_sdk::trace::SpanData;
 
 use crate::telemetry::{FinishedSpan, SpanLog};
 
@@ -83,8 +84,18 @@ pub fn render_trace(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
         follows_from(trace, all)
     );
 
-    // Children by parent; a span whose parent is not in this trace's captured spans is a root
-    // (its parent is remote and unseen, or it has none).
+    let timeline = Timeline { start, total };
+    for (depth, span) in in_order(trace) {
+        draw(&mut out, span, depth, &timeline, all);
+    }
+    out
+}
+
+/// The spans of one trace in drawing order, each with its depth: every span under its
+/// parent, siblings by start time. A span whose parent is not among the trace's captured spans
+/// is a root (its parent is remote and unseen, or it has none). The terminal and the HTML
+/// view (`trace_view`) draw the same rows.
+pub(crate) fn in_order(trace: &[FinishedSpan]) -> Vec<(usize, &FinishedSpan)> {
     let ids: HashMap<SpanId, &FinishedSpan> = trace
         .iter()
         .map(|s| (s.span.span_context.span_id(), s))
@@ -106,11 +117,27 @@ pub fn render_trace(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
     }
     roots.sort_by_key(|s| s.span.start_time);
 
-    let timeline = Timeline { start, total };
-    for root in roots {
-        draw(&mut out, root, 0, &children, &timeline, all);
+    let mut rows = Vec::with_capacity(trace.len());
+    // Depth first, with an explicit stack: the last root pushed is drawn last.
+    let mut stack: Vec<(usize, &FinishedSpan)> = roots.into_iter().rev().map(|s| (0, s)).collect();
+    while let Some((depth, span)) = stack.pop() {
+        rows.push((depth, span));
+        if let Some(list) = children.get(&span.span.span_context.span_id()) {
+            stack.extend(list.iter().rev().map(|child| (depth + 1, *child)));
+        }
     }
-    out
+    rows
+}
+
+/// Where a link points, as seen from the span that has it.
+pub(crate) fn link_place(span: &SpanData, target: &SpanContext) -> String {
+    if target.trace_id() != span.span_context.trace_id() {
+        format!("in another trace, {}", target.trace_id())
+    } else if target.span_id() == span.parent_span_id {
+        "also its parent".to_owned()
+    } else {
+        "in this trace".to_owned()
+    }
 }
 
 struct Timeline {
@@ -122,7 +149,6 @@ fn draw(
     out: &mut String,
     span: &FinishedSpan,
     depth: usize,
-    children: &HashMap<SpanId, Vec<&FinishedSpan>>,
     timeline: &Timeline,
     all: &[FinishedSpan],
 ) {
@@ -153,13 +179,7 @@ fn draw(
     for link in data.links.iter() {
         let target = &link.span_context;
         let what = name_of(target.span_id(), all);
-        let place = if target.trace_id() != data.span_context.trace_id() {
-            format!("in another trace, {}", target.trace_id())
-        } else if target.span_id() == data.parent_span_id {
-            "also its parent".to_owned()
-        } else {
-            "in this trace".to_owned()
-        };
+        let place = link_place(data, target);
         // Jaeger's UI does not show a link's attributes; the waterfall does, so that a batch's
         // per-record facts (which message, where in Kafka) can be seen somewhere.
         let facts: Vec<String> = link
@@ -178,15 +198,10 @@ fn draw(
             "", ""
         );
     }
-    if let Some(list) = children.get(&data.span_context.span_id()) {
-        for child in list {
-            draw(out, child, depth + 1, children, timeline, all);
-        }
-    }
 }
 
 /// `send message (chat-api)` for a span found in `all`, else `span <id>`.
-fn name_of(id: SpanId, all: &[FinishedSpan]) -> String {
+pub(crate) fn name_of(id: SpanId, all: &[FinishedSpan]) -> String {
     match all.iter().find(|s| s.span.span_context.span_id() == id) {
         Some(s) => format!("{} ({})", s.span.name, s.service),
         None => format!("span {id}"),
@@ -196,7 +211,7 @@ fn name_of(id: SpanId, all: &[FinishedSpan]) -> String {
 /// ` · follows from send message (chat-api) in trace <id>` when a root of `trace` has no parent
 /// and links to a span in another trace; empty otherwise. A batch that follows from many
 /// spans gets a count instead: its links, listed under it, name them all.
-fn follows_from(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
+pub(crate) fn follows_from(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
     let trace_id = trace[0].span.span_context.trace_id();
     let causes: Vec<&opentelemetry::trace::SpanContext> = trace
         .iter()
@@ -225,7 +240,7 @@ fn follows_from(trace: &[FinishedSpan], all: &[FinishedSpan]) -> String {
     }
 }
 
-fn kind(kind: &SpanKind) -> &'static str {
+pub(crate) fn kind(kind: &SpanKind) -> &'static str {
     match kind {
         SpanKind::Client => "CLIENT",
         SpanKind::Server => "SERVER",
@@ -250,7 +265,7 @@ fn bar(timeline: &Timeline, start: SystemTime, end: SystemTime) -> String {
     )
 }
 
-fn millis(duration: Duration) -> String {
+pub(crate) fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 

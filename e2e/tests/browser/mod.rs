@@ -7,6 +7,9 @@
 //! second time after a workspace build, for every learner and on every CI run. The handful of
 //! commands below are all the tests need.
 
+// Each test file that drives a browser compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -161,6 +164,12 @@ impl Browser {
     /// Loads `url` and waits for the page's load event.
     pub async fn goto(&self, url: &str) {
         self.post("/url", json!({ "url": url })).await.unwrap();
+    }
+
+    /// The address of the page shown now, after any redirect.
+    pub async fn current_url(&self) -> String {
+        let url = self.get("/url").await.unwrap();
+        url.as_str().unwrap_or_default().to_string()
     }
 
     pub async fn title(&self) -> String {
