@@ -25,6 +25,12 @@ pub struct Config {
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
 
+    /// The consumer group protocol on an external Kafka: `auto` asks the broker and uses
+    /// KIP-848's `consumer` if it can, `classic` if not. The embedded cluster always uses
+    /// `consumer`.
+    #[arg(long, env = "KAFKA_GROUP_PROTOCOL", value_enum, default_value_t = GroupProtocolSetting::Auto)]
+    pub group_protocol: GroupProtocolSetting,
+
     /// Redis URL, e.g. `redis://127.0.0.1:6379`. Unset: messages are kept in memory.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
@@ -90,6 +96,18 @@ pub enum Mode {
     GiphyService,
     /// Only the embedded Kafka, for single-service processes to share (no Docker needed).
     Broker,
+}
+
+/// Which consumer group protocol to use on an external Kafka (`--group-protocol`); see
+/// [`crate::group_protocol`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupProtocolSetting {
+    /// KIP-848's `consumer` if the broker supports it, otherwise `classic`, saying why.
+    Auto,
+    /// KIP-848's protocol (Kafka 4.0 on).
+    Consumer,
+    /// The protocol every broker speaks.
+    Classic,
 }
 
 /// How chat-api sends a message to Kafka, after the book's `KSEND` setting (step 03 on).
@@ -159,6 +177,7 @@ impl Config {
             mode: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             kafka_brokers: None,
+            group_protocol: GroupProtocolSetting::Auto,
             redis_url: None,
             giphy_api_key: None,
             giphy_base_url: None,

@@ -8,7 +8,9 @@
 //!   partition;
 //! - it retries a [`Failure::Retry`] (Redis down, say) until it works or shutdown comes;
 //! - it stores a record's offset only when the record is done with (at-least-once): a record
-//!   that was interrupted is delivered again after a restart.
+//!   that was interrupted is delivered again after a restart;
+//! - it stops the service, with the reason, when Kafka reports a fatal error: such a consumer
+//!   could only wait forever.
 //!
 //! From step 07 on, storage-service takes records in batches instead: it writes a
 //! [`BatchHandler`], and [`run_batches`] gives the same guarantees for a whole batch. A batch
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
+use rdkafka::types::RDKafkaErrorCode;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -79,48 +83,55 @@ pub struct Batching {
     pub wait: Duration,
 }
 
-/// Consumes until `shutdown`, handing each chat message to `handler`.
+/// Consumes until `shutdown`, handing each chat message to `handler`. Fails only when Kafka
+/// reports a fatal error.
 pub async fn run(
     service: &str,
     consumer: StreamConsumer<Group>,
     handler: impl Handler,
     shutdown: CancellationToken,
-) {
-    loop {
+) -> anyhow::Result<()> {
+    let result = loop {
         let record = tokio::select! {
             // Shutdown wins over a record that is ready at the same moment.
             biased;
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break Ok(()),
             record = consumer.recv() => record,
         };
         let record = match record {
             Ok(record) => record,
-            Err(error) => {
-                // librdkafka reconnects by itself; this is only worth a line in the log.
-                tracing::warn!("{service}: Kafka: {error}");
-                continue;
-            }
+            Err(error) => match fatal(error) {
+                Some(fatal) => break Err(fatal),
+                None => continue,
+            },
         };
         if !handle_record(service, &record, &handler, &shutdown).await {
-            break; // interrupted by shutdown: not done, so not stored; it comes back later
+            break Ok(()); // interrupted by shutdown: not done, so not stored; it comes back later
         }
         store_offset(service, &consumer, &record);
-    }
+    };
     // Closing the consumer commits the stored offsets (so a restart does not repeat what is
     // done) and leaves the group. It blocks, for long if Kafka is gone, so it runs on a thread
     // meant for blocking: the async threads stay free to run the shutdown deadline.
     let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+    result
 }
 
 /// Consumes until `shutdown`, handing chat messages to `handler` in batches (step 07 on).
+/// Fails only when Kafka reports a fatal error.
 pub async fn run_batches(
     service: &str,
     consumer: StreamConsumer<Group>,
     handler: impl BatchHandler,
     batching: Batching,
     shutdown: CancellationToken,
-) {
-    while let Some(records) = collect(service, &consumer, batching, &shutdown).await {
+) -> anyhow::Result<()> {
+    let result = loop {
+        let records = match collect(&consumer, batching, &shutdown).await {
+            Ok(Some(records)) => records,
+            Ok(None) => break Ok(()),
+            Err(fatal) => break Err(fatal),
+        };
         let mut batch = Vec::with_capacity(records.len());
         for record in &records {
             match decode(record) {
@@ -138,25 +149,26 @@ pub async fn run_batches(
             );
             let done = until_done(service, &what, &shutdown, || handler.handle_batch(&batch));
             if !done.await {
-                break; // interrupted by shutdown: not done, so not stored; it comes back later
+                break Ok(()); // interrupted by shutdown: not done, so not stored; it comes back later
             }
         }
         for record in &records {
             store_offset(service, &consumer, record);
         }
-    }
+    };
     let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+    result
 }
 
 /// The next batch of records: at least one, at most `batching.size`, and no more than
 /// `batching.wait` after the first. `None` when shutdown came first; the records of a batch
-/// still being collected then are not handled, and come back after a restart.
+/// still being collected then are not handled, and come back after a restart. An error when
+/// Kafka reported a fatal one.
 async fn collect<'c>(
-    service: &str,
     consumer: &'c StreamConsumer<Group>,
     batching: Batching,
     shutdown: &CancellationToken,
-) -> Option<Vec<BorrowedMessage<'c>>> {
+) -> anyhow::Result<Option<Vec<BorrowedMessage<'c>>>> {
     let mut records = Vec::with_capacity(batching.size);
     let mut closes = None;
     while records.len() < batching.size.max(1) {
@@ -165,7 +177,7 @@ async fn collect<'c>(
         let deadline = closes.unwrap_or_else(Instant::now);
         let received = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => return None,
+            _ = shutdown.cancelled() => return Ok(None),
             _ = tokio::time::sleep_until(deadline), if closes.is_some() => break,
             received = consumer.recv() => received,
         };
@@ -174,11 +186,35 @@ async fn collect<'c>(
                 closes.get_or_insert_with(|| Instant::now() + batching.wait);
                 records.push(record);
             }
-            // librdkafka reconnects by itself; this is only worth a line in the log.
-            Err(error) => tracing::warn!("{service}: Kafka: {error}"),
+            Err(error) => {
+                if let Some(fatal) = fatal(error) {
+                    return Err(fatal);
+                }
+            }
         }
     }
-    Some(records)
+    Ok(Some(records))
+}
+
+/// A fatal error from `recv`, as the error that stops the service; `None` for any other.
+///
+/// librdkafka reconnects and retries by itself, and the consumer's context has already logged
+/// every error, with librdkafka's reason (see `kafka::Group`), so most need nothing more. After
+/// a fatal one the consumer can do nothing at all: the service stops and says why, rather than
+/// wait forever.
+fn fatal(error: KafkaError) -> Option<anyhow::Error> {
+    let KafkaError::MessageConsumptionFatal(code) = error else {
+        return None;
+    };
+    let hint = if code == RDKafkaErrorCode::UnsupportedVersion {
+        ". The broker may not support KIP-848's consumer group protocol after all: \
+         set KAFKA_GROUP_PROTOCOL=classic"
+    } else {
+        ""
+    };
+    Some(anyhow::anyhow!(
+        "Kafka reported a fatal error, and the consumer cannot go on: {code}{hint}"
+    ))
 }
 
 /// Marks `record` as done, so that the next commit moves past it.

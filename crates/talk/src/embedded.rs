@@ -16,6 +16,7 @@ use anyhow::Context as _;
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
+use crate::group_protocol::GroupProtocol;
 use crate::kafka::{Kafka, PARTITIONS, TOPIC};
 
 /// A running embedded cluster. Dropping it shuts the cluster down.
@@ -78,6 +79,7 @@ impl EmbeddedKafka {
             kafka: Kafka {
                 brokers,
                 embedded: true,
+                group_protocol: GroupProtocol::Consumer,
             },
             commands: Some(commands_tx),
             thread: Some(thread),

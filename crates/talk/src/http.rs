@@ -140,17 +140,16 @@ pub fn static_routes(readiness: Readiness) -> Router {
 /// The chat page. Its "trace" links go to `/trace/{id}` (see `trace_view`).
 const PAGE: &str = include_str!("../assets/index.html");
 
-/// `200` once this process's consumers have joined their groups, `503` before.
+/// `200` once this process's consumers have joined their groups, `503` before, with what they
+/// wait for.
 async fn healthz(State(readiness): State<Readiness>) -> Response {
-    if readiness.is_ready() {
-        (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response()
-    } else {
-        let error = "the consumers are still joining their groups";
-        (
+    match readiness.not_ready_because() {
+        None => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))).into_response(),
+        Some(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "error": error })),
         )
-            .into_response()
+            .into_response(),
     }
 }
 

@@ -4,7 +4,9 @@
 //! Every setting here has a reason, given beside it. The settings that make the embedded
 //! cluster fast (design §6) are marked as such.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use rdkafka::ClientContext;
@@ -12,12 +14,14 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
+use crate::group_protocol::GroupProtocol;
 use crate::message::Message;
 use crate::ready::Joined;
 
@@ -35,11 +39,19 @@ pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a producer flush may take at shutdown.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Where the brokers are, and whether they are the embedded mock cluster.
+/// While Kafka keeps reporting the same error to a consumer, how often the log says it again.
+/// librdkafka reports a broker it cannot reach at every retry, several times a second at first.
+pub const REPEAT_ERROR: Duration = Duration::from_secs(60);
+
+/// Where the brokers are, whether they are the embedded mock cluster, and which group protocol
+/// the consumers speak there.
 #[derive(Clone, Debug)]
 pub struct Kafka {
     pub brokers: String,
     pub embedded: bool,
+    /// Always [`GroupProtocol::Consumer`] on the embedded cluster; on an external Kafka,
+    /// what `--group-protocol` asked for or [`crate::group_protocol::choose`] found.
+    pub group_protocol: GroupProtocol,
 }
 
 /// What a successful send returns: where the record landed.
@@ -67,7 +79,7 @@ impl Kafka {
     }
 
     /// A consumer in `group`, subscribed to [`TOPIC`]. It reports to `joined` once the group has
-    /// given it partitions.
+    /// given it partitions, and tells it what Kafka reports while it waits.
     pub fn consumer(&self, group: &str, joined: Joined) -> anyhow::Result<StreamConsumer<Group>> {
         let mut config = ClientConfig::new();
         config
@@ -81,9 +93,15 @@ impl Kafka {
             // done, and librdkafka commits stored offsets in the background and on close.
             .set("enable.auto.offset.store", "false")
             .set("enable.auto.commit", "true")
-            // KIP-848's consumer group protocol. The classic protocol makes the mock cluster
-            // wait 3 s before the first assignment; this one takes about 0.1 s (design §6).
-            .set("group.protocol", "consumer");
+            // See `group_protocol`. KIP-848's protocol lets a consumer in within about 0.1 s;
+            // the classic one makes the mock cluster wait 3 s (design §6).
+            .set("group.protocol", self.group_protocol.as_str());
+        if self.group_protocol == GroupProtocol::Classic {
+            // Hand partitions over one at a time, as KIP-848 does, rather than take them all
+            // back at every rebalance: the rebalance log lines read the same either way.
+            // (KIP-848 refuses this setting: there the broker assigns.)
+            config.set("partition.assignment.strategy", "cooperative-sticky");
+        }
         if self.embedded {
             // The mock broker holds every fetch for the full wait, so this bounds latency:
             // 500 ms (the default) gives a p50 of 250 ms, 10 ms gives 5 ms (design §6).
@@ -93,12 +111,34 @@ impl Kafka {
             .create_with_context(Group {
                 name: group.to_owned(),
                 joined,
+                last_said: Mutex::default(),
             })
             .context("creating a Kafka consumer")?;
         consumer
             .subscribe(&[TOPIC])
             .context("subscribing to the topic")?;
         Ok(consumer)
+    }
+
+    /// What a consumer that has not joined its group yet waits for, and what may help, for
+    /// [`crate::ready::Readiness::new`]: it completes "they wait for …".
+    pub fn joining(&self) -> String {
+        let hint = match (self.embedded, self.group_protocol) {
+            (true, _) => "Is the embedded broker still running?",
+            (false, GroupProtocol::Consumer) => {
+                "A broker without KIP-848 (Kafka before 4.0, many Kafka-compatible \
+                 brokers) never lets them in, and says nothing: set KAFKA_GROUP_PROTOCOL=classic."
+            }
+            (false, GroupProtocol::Classic) => {
+                "With this protocol Kafka holds a new group's first assignment for \
+                 group.initial.rebalance.delay.ms (3 s unless the broker sets it lower), and \
+                 waits out a member that left without saying so (up to 45 s)."
+            }
+        };
+        format!(
+            "Kafka at {} to assign partitions of {TOPIC:?}, with group.protocol={}. {hint}",
+            self.brokers, self.group_protocol
+        )
     }
 
     /// Waits until the brokers answer, then creates [`TOPIC`] if it is missing. Used for an
@@ -198,13 +238,41 @@ pub async fn flush(producer: &FutureProducer, service: &str) {
     }
 }
 
-/// The consumers' client context: it tells [`Joined`] when the group has assigned partitions.
+/// The consumers' client context: it tells [`Joined`] when the group has assigned partitions,
+/// and logs what Kafka reports.
 pub struct Group {
     name: String,
     joined: Joined,
+    /// When each kind of error was last logged, to say it at most once per [`REPEAT_ERROR`].
+    last_said: Mutex<HashMap<String, Instant>>,
 }
 
-impl ClientContext for Group {}
+impl ClientContext for Group {
+    /// Errors that librdkafka reports about the client as a whole: a broker it cannot reach,
+    /// authentication, a request the broker does not support, fatal errors. rdkafka's default
+    /// would log them under its own name, which the default log filter silences along with
+    /// librdkafka's chatter (see `logging`); these are worth seeing, so they are logged here,
+    /// under the app's name.
+    fn error(&self, error: KafkaError, reason: &str) {
+        let code = error
+            .rdkafka_error_code()
+            .map_or_else(|| error.to_string(), |code| format!("{code:?}"));
+        self.joined.kafka_reported(format!("{reason} ({code})"));
+        let mut last_said = self
+            .last_said
+            .lock()
+            .expect("never poisoned: no panics inside");
+        let now = Instant::now();
+        if last_said
+            .get(&code)
+            .is_some_and(|at| now.duration_since(*at) < REPEAT_ERROR)
+        {
+            return;
+        }
+        last_said.insert(code.clone(), now);
+        tracing::warn!("{}: Kafka reports {reason} ({code})", self.name);
+    }
+}
 
 impl ConsumerContext for Group {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

@@ -27,10 +27,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ConsumerTrace, Mode, SendMode, ServiceName};
+use crate::config::{Config, ConsumerTrace, GroupProtocolSetting, Mode, SendMode, ServiceName};
 use crate::consume::{self, BatchHandler, Batching, Handler};
 use crate::embedded::{self, EmbeddedKafka};
 use crate::giphy;
+use crate::group_protocol::{self, GroupProtocol};
 use crate::http::{MAX_BODY_BYTES, static_routes};
 use crate::kafka::{self, Kafka};
 use crate::ready::{Joined, Readiness};
@@ -118,15 +119,13 @@ impl ConsumerService {
     /// `handler` until shutdown. See [`consume`] for what happens to bad records and failures.
     pub async fn consume(self, handler: impl Handler) -> anyhow::Result<()> {
         let consumer = self.kafka.consumer(self.name, self.joined)?;
-        consume::run(self.name, consumer, handler, self.shutdown).await;
-        Ok(())
+        consume::run(self.name, consumer, handler, self.shutdown).await
     }
 
     /// Like [`ConsumerService::consume`], in batches (see [`consume::run_batches`]).
     pub async fn consume_batches(self, handler: impl BatchHandler) -> anyhow::Result<()> {
         let consumer = self.kafka.consumer(self.name, self.joined)?;
-        consume::run_batches(self.name, consumer, handler, self.batching, self.shutdown).await;
-        Ok(())
+        consume::run_batches(self.name, consumer, handler, self.batching, self.shutdown).await
     }
 }
 
@@ -181,7 +180,7 @@ pub async fn start_with_shutdown<S: Services>(
              Set REDIS_URL=redis://127.0.0.1:6379 (docker compose up -d redis)."
         );
     }
-    let readiness = Readiness::default();
+    let readiness = Readiness::new(kafka.joining());
     let telemetry = Telemetry {
         otlp: config.otlp.clone(),
         log: SpanLog::default(),
@@ -246,7 +245,7 @@ pub async fn start_with_shutdown<S: Services>(
                     consumer_trace: config.consumer_trace,
                     batching: config.batching(),
                     kafka: kafka.clone(),
-                    joined: readiness.expect_consumer(),
+                    joined: readiness.expect(name.as_str()),
                 };
                 // Empty unless a check set one: see `Config::ambient_context`.
                 let ambient = config.ambient_context.clone().unwrap_or_default();
@@ -262,6 +261,8 @@ pub async fn start_with_shutdown<S: Services>(
             }
         }
     }
+    // No silent waits: the log says what the consumers wait for until they have joined.
+    tokio::spawn(readiness.clone().log_while_waiting(shutdown.clone()));
     Ok(app)
 }
 
@@ -346,13 +347,21 @@ async fn find_kafka(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<(Kafka, Option<EmbeddedKafka>)> {
     if let Some(brokers) = &config.kafka_brokers {
-        let kafka = Kafka {
+        let mut kafka = Kafka {
             brokers: brokers.clone(),
             embedded: false,
+            group_protocol: GroupProtocol::Consumer,
         };
         let hint = "Is it running? (`docker compose up -d`, or check KAFKA_BROKERS)";
         kafka.wait_until_reachable(shutdown, hint).await?;
+        kafka.group_protocol = group_protocol::choose(config.group_protocol, brokers).await;
         return Ok((kafka, None));
+    }
+    if config.group_protocol != GroupProtocolSetting::Auto {
+        tracing::info!(
+            "the embedded cluster always uses group.protocol=consumer: \
+             --group-protocol (KAFKA_GROUP_PROTOCOL) applies to an external Kafka only"
+        );
     }
     if config.mode.is_none() {
         let embedded = EmbeddedKafka::start()?;
@@ -372,6 +381,7 @@ async fn find_kafka(
     let kafka = Kafka {
         brokers,
         embedded: true,
+        group_protocol: GroupProtocol::Consumer,
     };
     let hint = format!(
         "Is `-- broker` still running? Its address came from {}; start it again, \

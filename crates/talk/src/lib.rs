@@ -8,6 +8,8 @@
 //! |---|---|
 //! | [`message`] | the chat message, its validation and its JSON payload |
 //! | [`kafka`] | Kafka producer and consumer settings, publishing a message |
+//! | [`group_protocol`] | which consumer group protocol to use: KIP-848's `consumer`, or `classic` |
+//! | [`api_versions`] | asks a broker which requests it understands (for [`group_protocol`]) |
 //! | [`embedded`] | the in-process Kafka (librdkafka's mock cluster) |
 //! | [`consume`] | the consumer loop: shutdown, bad records, retries, offsets |
 //! | [`store`] | the message store: Redis, or memory |
@@ -22,10 +24,12 @@
 //! | [`shutdown`] | Ctrl-C and SIGTERM |
 //! | [`logging`] | stderr log lines (not traces) |
 
+pub mod api_versions;
 pub mod config;
 pub mod consume;
 pub mod embedded;
 pub mod giphy;
+pub mod group_protocol;
 pub mod http;
 pub mod kafka;
 pub mod launch;

@@ -114,7 +114,8 @@ async fn garbage_is_skipped_failures_are_retried_and_consuming_goes_on() {
     tokio::time::timeout(Duration::from_secs(10), loop_)
         .await
         .expect("the loop should stop on shutdown")
-        .unwrap();
+        .unwrap()
+        .expect("Kafka reported no fatal error");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,7 +156,7 @@ async fn shutdown_interrupts_a_retry_without_losing_the_record() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     shutdown.cancel();
-    first.await.unwrap();
+    first.await.unwrap().unwrap();
 
     // Second consumer in the same group: the record was not committed, so it comes again.
     let (tx, mut seen) = mpsc::unbounded_channel();
@@ -177,7 +178,7 @@ async fn shutdown_interrupts_a_retry_without_losing_the_record() {
         "flaky"
     );
     shutdown.cancel();
-    second.await.unwrap();
+    second.await.unwrap().unwrap();
 }
 
 /// With no Kafka at all, a publish fails within the delivery timeout instead of hanging, so
@@ -188,6 +189,7 @@ async fn publishing_without_kafka_fails_within_the_delivery_timeout() {
     let kafka = talk::kafka::Kafka {
         brokers: format!("127.0.0.1:{port}"),
         embedded: false,
+        group_protocol: talk::group_protocol::GroupProtocol::Classic,
     };
     let producer = kafka.producer("test").unwrap();
     let started = std::time::Instant::now();
@@ -278,5 +280,6 @@ async fn batches_close_at_their_size_leave_garbage_out_and_are_retried_whole() {
     tokio::time::timeout(Duration::from_secs(10), loop_)
         .await
         .expect("the loop should stop on shutdown")
-        .unwrap();
+        .unwrap()
+        .expect("Kafka reported no fatal error");
 }
