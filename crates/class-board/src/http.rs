@@ -1,0 +1,258 @@
+//! The board's HTTP side: the page, `POST /api/report` and `GET /api/reports`, and nothing else.
+//!
+//! The board listens on the room's network, so it is built to do only this:
+//! - three static files compiled into the binary (no file is ever read from a request's path);
+//! - one write: a checked report appended to the log (`store`), at most [`MAX_BODY_BYTES`];
+//! - one read: the board's state, as JSON.
+//!
+//! Both API routes need `Authorization: Bearer TOKEN`. The page sends no cookies and the API
+//! answers no CORS headers, so another web page open in a browser on the room's network cannot
+//! read the board or post to it.
+
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+
+use crate::{
+    board::{Board, Received},
+    report::{Invalid, Report},
+    store::ReportLog,
+};
+
+/// The largest report body: a report is a few hundred bytes, so 8 KiB is generous, and a larger
+/// one is answered `413` before it is read into memory.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// The most learners the board keeps. A room holds 15 to 30; the limit only stops a runaway
+/// sender with the token from making rows without end. A new name past it is answered `507`.
+pub const MAX_LEARNERS: usize = 500;
+
+/// What every request handler shares.
+pub struct Class {
+    token: String,
+    jaeger_ui_url: Option<String>,
+    /// The board and its log change together, under one lock, so that the log's order is the
+    /// order in which reports were taken. A std mutex is right here: it is held for one small
+    /// file append and a map update, never across an `.await`.
+    records: Mutex<Records>,
+}
+
+struct Records {
+    board: Board,
+    log: ReportLog,
+}
+
+impl Class {
+    pub fn new(
+        token: String,
+        jaeger_ui_url: Option<String>,
+        board: Board,
+        log: ReportLog,
+    ) -> Class {
+        Class {
+            token,
+            jaeger_ui_url,
+            records: Mutex::new(Records { board, log }),
+        }
+    }
+
+    /// Records one report: first in the log, then on the board, so that the board never shows
+    /// a report that a restart would forget.
+    fn record(&self, report: Report) -> Result<(), ApiError> {
+        // A poisoned lock only means that another request panicked between the two updates,
+        // which cannot leave the log and the board apart in a way that matters.
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        if !records.board.knows(&report.name) && records.board.learner_count() >= MAX_LEARNERS {
+            return Err(ApiError::Full(format!(
+                "the board already has {MAX_LEARNERS} learners"
+            )));
+        }
+        let received = Received {
+            at_ms: now_ms(),
+            report,
+        };
+        records.log.append(&received).map_err(|error| {
+            eprintln!("cannot write {}: {error}", records.log.path().display());
+            ApiError::Full(format!("the board cannot store the report: {error}"))
+        })?;
+        records.board.record(received);
+        Ok(())
+    }
+}
+
+/// The board's routes, ready to serve. Kept apart from the listener so tests can serve it on a
+/// port of their own.
+pub fn router(class: Arc<Class>) -> Router {
+    let api = Router::new()
+        .route("/api/report", post(post_report))
+        .route("/api/reports", get(get_reports))
+        .route_layer(middleware::from_fn_with_state(class.clone(), require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        .route("/", get(page))
+        .route("/board.js", get(script))
+        .route("/board.css", get(style))
+        .merge(api)
+        .layer(middleware::from_fn(safety_headers))
+        .with_state(class)
+}
+
+/// `POST /api/report`: `204` once the report is stored.
+async fn post_report(State(class): State<Arc<Class>>, body: Bytes) -> Result<StatusCode, ApiError> {
+    let report = Report::parse(&body)?;
+    class.record(report)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/reports`: the board's state (see [`crate::board::View`]).
+async fn get_reports(State(class): State<Arc<Class>>) -> Response {
+    let records = class.records.lock().unwrap_or_else(PoisonError::into_inner);
+    let view = records.board.view(now_ms(), class.jaeger_ui_url.as_deref());
+    drop(records);
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(view)).into_response()
+}
+
+/// Lets a request through only with `Authorization: Bearer <the token>`.
+///
+/// It runs before the body is read, so a wrong token is answered `401` whatever the body.
+async fn require_token(
+    State(class): State<Arc<Class>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if same_secret(given.trim(), &class.token) {
+        next.run(request).await
+    } else {
+        ApiError::Token.into_response()
+    }
+}
+
+/// Compares in a time that does not depend on where the first difference is, so that the
+/// token cannot be guessed one character at a time by timing the answers.
+fn same_secret(given: &str, token: &str) -> bool {
+    let (given, token) = (given.as_bytes(), token.as_bytes());
+    if given.len() != token.len() {
+        return false;
+    }
+    given
+        .iter()
+        .zip(token)
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+        == 0
+}
+
+/// Headers on every answer: the page may run only its own script and talk only to this board
+/// (`Content-Security-Policy`), may not be framed by another site, and answers are never
+/// sniffed into another type.
+async fn safety_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn page() -> Response {
+    static_file(
+        "text/html; charset=utf-8",
+        include_str!("../static/index.html"),
+    )
+}
+
+async fn script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/board.js"),
+    )
+}
+
+async fn style() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../static/board.css"),
+    )
+}
+
+fn static_file(content_type: &'static str, text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], text).into_response()
+}
+
+/// Milliseconds since the Unix epoch by the board's clock.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+/// Why a request was refused. [`IntoResponse`] is the one place where the API's status codes
+/// are chosen; each answer carries `{"error": "…"}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or wrong token: send Authorization: Bearer TOKEN")]
+    Token,
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    Full(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::Token => StatusCode::UNAUTHORIZED,
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Full(_) => StatusCode::INSUFFICIENT_STORAGE,
+        };
+        let body = axum::Json(serde_json::json!({ "error": self.to_string() }));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn only_the_same_token_passes() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abd", "abc"));
+        assert!(!same_secret("ab", "abc"));
+        assert!(!same_secret("", "abc"));
+    }
+}

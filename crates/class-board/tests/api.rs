@@ -1,0 +1,248 @@
+//! The board's API as a learner's runner and the page use it, over a real socket: the status
+//! codes of the contract, a whole room reporting at once, and a restart.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use class_board::{
+    board::{Board, View},
+    http::{self, Class, MAX_BODY_BYTES},
+    store::ReportLog,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-token";
+
+/// A board serving on a free port, with its log at `data`.
+struct TestBoard {
+    base: String,
+    http: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestBoard {
+    async fn start(data: &Path) -> TestBoard {
+        let opened = ReportLog::open(data, Board::new(["01".to_string()])).unwrap();
+        let class = Class::new(TOKEN.into(), None, opened.board, opened.log);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = http::router(Arc::new(class));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestBoard { base, http, server }
+    }
+
+    async fn post(&self, token: Option<&str>, body: impl Into<reqwest::Body>) -> StatusCode {
+        let mut request = self
+            .http
+            .post(format!("{}/api/report", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().status()
+    }
+
+    async fn report(&self, name: &str, step: &str, result: &str) -> StatusCode {
+        let body = json!({ "name": name, "step": step, "result": result, "summary": "s" });
+        self.post(Some(TOKEN), body.to_string()).await
+    }
+
+    async fn view(&self) -> View {
+        let response = self
+            .http
+            .get(format!("{}/api/reports", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// Stops serving, which drops the board and closes its log, as stopping the process does.
+    async fn stop(self) {
+        self.server.abort();
+        let _ = self.server.await;
+    }
+}
+
+fn temp_data(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("class-board-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("reports.jsonl")
+}
+
+/// A missing or wrong token is 401, for both routes, whatever the body.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_is_refused() {
+    let data = temp_data("token");
+    let board = TestBoard::start(&data).await;
+    let good = json!({ "name": "ann", "step": "01", "result": "pass", "summary": "" }).to_string();
+    assert_eq!(
+        board.post(None, good.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        board.post(Some("nope"), good.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let huge = vec![b'x'; 100 * 1024];
+    assert_eq!(
+        board.post(Some("nope"), huge).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let read = board
+        .http
+        .get(format!("{}/api/reports", board.base))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(board.view().await.reports, 0, "nothing was recorded");
+    board.stop().await;
+}
+
+/// A body over 8 KiB is 413, and a report that breaks the rules is 400 with a reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_reports_are_refused() {
+    let data = temp_data("bad");
+    let board = TestBoard::start(&data).await;
+    let padding = "x".repeat(MAX_BODY_BYTES);
+    let oversized = json!({ "name": "ann", "step": "01", "result": "pass", "summary": padding });
+    assert_eq!(
+        board.post(Some(TOKEN), oversized.to_string()).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    for body in [
+        "not json".to_string(),
+        json!({ "name": "ann", "step": "01", "result": "maybe" }).to_string(),
+        json!({ "name": "ann", "step": "1", "result": "pass" }).to_string(),
+        json!({ "name": "", "step": "01", "result": "pass" }).to_string(),
+        json!({ "name": "x".repeat(41), "step": "01", "result": "pass" }).to_string(),
+        json!({ "name": "bell\u{7}", "step": "01", "result": "pass" }).to_string(),
+    ] {
+        assert_eq!(
+            board.post(Some(TOKEN), body.clone()).await,
+            StatusCode::BAD_REQUEST,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        board.report("ann", "01", "pass").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(board.view().await.reports, 1);
+    board.stop().await;
+}
+
+/// The board answers its page, its two files and its API, and nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_board_serves_nothing_else() {
+    let data = temp_data("routes");
+    let board = TestBoard::start(&data).await;
+    for (path, status) in [
+        ("/", StatusCode::OK),
+        ("/board.js", StatusCode::OK),
+        ("/board.css", StatusCode::OK),
+        ("/Cargo.toml", StatusCode::NOT_FOUND),
+        ("/../../Cargo.toml", StatusCode::NOT_FOUND),
+        ("/static/index.html", StatusCode::NOT_FOUND),
+        ("/target/class-board/reports.jsonl", StatusCode::NOT_FOUND),
+    ] {
+        let response = board
+            .http
+            .get(format!("{}{path}", board.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "GET {path}");
+        let policy = response.headers().get("content-security-policy");
+        assert!(
+            policy.is_some(),
+            "GET {path} has no Content-Security-Policy"
+        );
+    }
+    let answer = board
+        .http
+        .post(format!("{}/", board.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::METHOD_NOT_ALLOWED);
+    board.stop().await;
+}
+
+/// 30 learners send 10 reports each, all at once: every one is recorded, in the log and on the
+/// board.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_whole_room_reporting_at_once_is_all_recorded() {
+    let data = temp_data("room");
+    let board = Arc::new(TestBoard::start(&data).await);
+    let started = Instant::now();
+    let mut sends = Vec::new();
+    for learner in 0..30 {
+        for check in 0..10 {
+            let board = board.clone();
+            sends.push(tokio::spawn(async move {
+                let name = format!("learner {learner:02}");
+                let step = format!("{:02}", check % 8 + 1);
+                let result = if check % 3 == 0 { "fail" } else { "pass" };
+                board.report(&name, &step, result).await
+            }));
+        }
+    }
+    for send in sends {
+        assert_eq!(send.await.unwrap(), StatusCode::NO_CONTENT);
+    }
+    println!(
+        "300 reports from 30 learners at once took {:?}",
+        started.elapsed()
+    );
+
+    let view = board.view().await;
+    assert_eq!(view.reports, 300);
+    assert_eq!(view.learners.len(), 30);
+    assert!(view.learners.iter().all(|learner| learner.checks == 10));
+    let lines = std::fs::read_to_string(&data).unwrap().lines().count();
+    assert_eq!(lines, 300, "one line per report in {}", data.display());
+}
+
+/// Stopping the board and starting it again on the same data file keeps every report.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_board_keeps_its_reports() {
+    let data = temp_data("restart");
+    let board = TestBoard::start(&data).await;
+    assert_eq!(
+        board.report("ann", "01", "pass").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        board.report("bo", "02", "fail").await,
+        StatusCode::NO_CONTENT
+    );
+    let before = serde_json::to_value(board.view().await.learners).unwrap();
+    board.stop().await;
+
+    let board = TestBoard::start(&data).await;
+    let view = board.view().await;
+    assert_eq!(view.reports, 2);
+    assert_eq!(serde_json::to_value(view.learners).unwrap(), before);
+    assert_eq!(
+        board.report("ann", "02", "pass").await,
+        StatusCode::NO_CONTENT
+    );
+    let ann: Value = serde_json::to_value(&board.view().await.learners[0]).unwrap();
+    assert_eq!(ann["steps"]["01"]["result"], "pass");
+    assert_eq!(ann["steps"]["02"]["result"], "pass");
+    board.stop().await;
+}
