@@ -15,6 +15,7 @@
 //! - `files`: a step crate's files, for comparisons;
 //! - `findings`: the `✗` lines and hints of a failing check, for its summary;
 //! - `list`, `check`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
+//! - `class`: class mode, the workshop's class board (serve, join, env, leave);
 //! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
 //! - `book`: the book's includes and code blocks;
 //! - `cargo`, `ui`: running cargo, and colours.
@@ -23,6 +24,7 @@ mod book;
 mod cargo;
 mod chapter;
 mod check;
+mod class;
 mod diff;
 mod files;
 mod findings;
@@ -105,6 +107,12 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Class mode for workshops: the instructor serves a class board, learners join it and
+    /// their checks report there.
+    Class {
+        #[command(subcommand)]
+        command: class::Command,
+    },
 }
 
 fn main() -> ExitCode {
@@ -140,6 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             verify::run(&workbook, &verify::Options { timings, no_tests })
         }
         Some(Command::Schedule { write }) => schedule::run(&workbook, write),
+        Some(Command::Class { command }) => class::run(&workbook, command),
     }
 }
 
