@@ -1,0 +1,326 @@
+//! What tracing costs, as one table.
+//!
+//! ```sh
+//! cargo bench -p bench                          # release build, about two minutes
+//! cargo bench -p bench -- --quick               # every part once, briefly (CI)
+//! cargo bench -p bench --profile dev            # what `cargo run` gives a learner
+//! ```
+//!
+//! Three parts, all in one table:
+//! - micro: nanoseconds per inject + extract, and per span (`bench::micro`);
+//! - pipeline: the whole app under POSTs, each setup in turn, several rounds
+//!   (`bench::pipeline`);
+//! - memory: one long run per setup, its peak resident memory and its span log.
+//!
+//! Progress goes to stderr; only the table goes to stdout.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bench::micro;
+use bench::pipeline::{self, Load, Outcome, RUN_FLAG, Setup};
+use bench::report::{Table, median, nanos};
+
+/// How much work each part does.
+struct Plan {
+    /// About how long each micro case runs.
+    micro: Duration,
+    /// How many times each setup runs under `load`.
+    rounds: usize,
+    load: Load,
+    /// The one long run per setup that the memory figures come from.
+    memory: Load,
+}
+
+const FULL: Plan = Plan {
+    micro: Duration::from_secs(1),
+    rounds: 5,
+    load: Load {
+        messages: 2_000,
+        concurrency: 8,
+        warmup: 200,
+    },
+    memory: Load {
+        messages: 10_000,
+        concurrency: 8,
+        warmup: 200,
+    },
+};
+
+/// Enough to prove every part still works; its figures mean nothing.
+const QUICK: Plan = Plan {
+    micro: Duration::from_millis(20),
+    rounds: 1,
+    load: Load {
+        messages: 40,
+        concurrency: 4,
+        warmup: 8,
+    },
+    memory: Load {
+        messages: 80,
+        concurrency: 4,
+        warmup: 8,
+    },
+};
+
+/// The throughput and latency targets of the traced, exporting setup against the sampler off.
+const MIN_THROUGHPUT_RATIO: f64 = 0.95;
+const MAX_P50_MS: f64 = 0.5;
+/// The target for one inject plus one extract.
+const MAX_INJECT_EXTRACT_NS: f64 = 1_000.0;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // This binary is also each pipeline run's process.
+    if let Some(at) = args.iter().position(|arg| arg == RUN_FLAG) {
+        return match pipeline::child_main(&args[at + 1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("bench run: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let quick = args.iter().any(|arg| arg == "--quick");
+    let plan = if quick { QUICK } else { FULL };
+    match bench(&plan, quick) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(plan: &Plan, quick: bool) -> anyhow::Result<()> {
+    eprintln!("micro: {} cases, about {:?} each", 7, plan.micro);
+    let figures = micro::run(plan.micro);
+
+    // Every round runs every setup, in the same order: A B C D, A B C D, … so that a slow
+    // minute of the machine hurts all setups alike.
+    let mut rounds: Vec<Vec<Outcome>> = Vec::new();
+    for round in 1..=plan.rounds {
+        let mut outcomes = Vec::new();
+        for setup in Setup::ALL {
+            eprintln!("pipeline round {round}/{}: {}", plan.rounds, setup.label());
+            outcomes.push(pipeline::in_child(setup, plan.load)?);
+        }
+        rounds.push(outcomes);
+    }
+    let mut memory = Vec::new();
+    for setup in Setup::ALL {
+        eprintln!(
+            "memory: {} messages, {}",
+            plan.memory.messages,
+            setup.label()
+        );
+        memory.push(pipeline::in_child(setup, plan.memory)?);
+    }
+
+    let build = if cfg!(debug_assertions) {
+        "debug build (dev profile, what `cargo run` gives)"
+    } else {
+        "release build"
+    };
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "What tracing costs: {build}, {cores} cores{}.",
+        if quick {
+            "; QUICK MODE, the figures mean nothing"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "Pipeline: {} rounds of {} POSTs by {} clients per setup, setups in turn; medians, and \
+         ratios and differences taken round by round. Memory: one run of {} POSTs per setup.",
+        plan.rounds, plan.load.messages, plan.load.concurrency, plan.memory.messages
+    );
+    println!();
+    let mut table = Table::new(&[
+        "measure",
+        "setup",
+        "median",
+        "vs 01 untraced",
+        "vs 08 sampler off",
+        "target",
+    ]);
+    micro_rows(&mut table, &figures);
+    pipeline_rows(&mut table, &rounds);
+    memory_rows(&mut table, &memory, plan.memory.messages);
+    print!("{}", table.render());
+
+    let unseen: usize = rounds.iter().flatten().map(|o| o.unseen).sum();
+    if unseen > 0 {
+        println!("\n{unseen} messages were stored unseen by the watcher; they have no latency.");
+    }
+    Ok(())
+}
+
+fn micro_rows(table: &mut Table, figures: &[micro::Figure]) {
+    for figure in figures {
+        let target = if figure.what.starts_with("inject") {
+            verdict(
+                figure.ns_per_op <= MAX_INJECT_EXTRACT_NS,
+                &format!("≤ {}", nanos(MAX_INJECT_EXTRACT_NS)),
+            )
+        } else {
+            String::new()
+        };
+        table.row(vec![
+            figure.what.into(),
+            figure.how.into(),
+            nanos(figure.ns_per_op),
+            String::new(),
+            String::new(),
+            target,
+        ]);
+    }
+}
+
+/// One row per setup for each of throughput, p50 and p99.
+fn pipeline_rows(table: &mut Table, rounds: &[Vec<Outcome>]) {
+    let index = |setup: Setup| Setup::ALL.iter().position(|s| *s == setup).unwrap();
+    let (untraced, sampler_off) = (index(Setup::Untraced), index(Setup::SamplerOff));
+    type Measure = fn(&Outcome) -> f64;
+    let measures: [(&str, Measure); 3] = [
+        ("POSTs per second", |o| o.posts_per_second),
+        ("POST → stored, p50", |o| o.p50_ms),
+        ("POST → stored, p99", |o| o.p99_ms),
+    ];
+    for (name, measure) in measures {
+        let throughput = name.starts_with("POSTs");
+        for setup in Setup::ALL {
+            let s = index(setup);
+            let values: Vec<f64> = rounds.iter().map(|r| measure(&r[s])).collect();
+            // Throughput compares as a ratio, latency as a difference in milliseconds.
+            let compare = |base: usize| {
+                let per_round: Vec<f64> = rounds
+                    .iter()
+                    .map(|r| match throughput {
+                        true => measure(&r[s]) / measure(&r[base]),
+                        false => measure(&r[s]) - measure(&r[base]),
+                    })
+                    .collect();
+                match throughput {
+                    true => format!("{:.3}×", median(&per_round)),
+                    false => format!("{:+.2} ms", median(&per_round)),
+                }
+            };
+            let vs_untraced = if s == untraced {
+                String::new()
+            } else {
+                compare(untraced)
+            };
+            let traced = !matches!(setup, Setup::Untraced | Setup::SamplerOff);
+            let vs_sampler_off = if traced {
+                compare(sampler_off)
+            } else {
+                String::new()
+            };
+            let target = match (setup, name) {
+                (Setup::Exported, "POSTs per second") => {
+                    let ratio = median(
+                        &rounds
+                            .iter()
+                            .map(|r| measure(&r[s]) / measure(&r[sampler_off]))
+                            .collect::<Vec<_>>(),
+                    );
+                    verdict(
+                        ratio >= MIN_THROUGHPUT_RATIO,
+                        &format!("≥ {MIN_THROUGHPUT_RATIO}×"),
+                    )
+                }
+                (Setup::Exported, "POST → stored, p50") => {
+                    let more = median(
+                        &rounds
+                            .iter()
+                            .map(|r| measure(&r[s]) - measure(&r[sampler_off]))
+                            .collect::<Vec<_>>(),
+                    );
+                    verdict(more <= MAX_P50_MS, &format!("≤ +{MAX_P50_MS} ms"))
+                }
+                _ => String::new(),
+            };
+            let figure = match throughput {
+                true => format!("{:.0}", median(&values)),
+                false => format!("{:.2} ms", median(&values)),
+            };
+            table.row(vec![
+                name.into(),
+                setup.label().into(),
+                figure,
+                vs_untraced,
+                vs_sampler_off,
+                target,
+            ]);
+        }
+    }
+    let exported = index(Setup::Exported);
+    let per_message: Vec<f64> = rounds
+        .iter()
+        .filter_map(|r| r[exported].spans_exported)
+        .map(|spans| spans as f64)
+        .collect();
+    if !per_message.is_empty() {
+        table.row(vec![
+            "spans exported".into(),
+            Setup::Exported.label().into(),
+            format!("{:.0}", median(&per_message)),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+}
+
+/// Peak memory, growth over the second half of the run, and the span log's size.
+fn memory_rows(table: &mut Table, memory: &[Outcome], messages: usize) {
+    let mb = |kb: Option<u64>| kb.map_or(f64::NAN, |kb| kb as f64 / 1024.0);
+    let untraced = &memory[0];
+    for (setup, outcome) in Setup::ALL.into_iter().zip(memory) {
+        let peak = mb(outcome.peak_rss_kb);
+        let ratio = if setup == Setup::Untraced {
+            String::new()
+        } else {
+            format!("{:.2}×", peak / mb(untraced.peak_rss_kb))
+        };
+        table.row(vec![
+            format!("peak RSS after {messages} POSTs"),
+            setup.label().into(),
+            format!("{peak:.1} MB"),
+            ratio,
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for (setup, outcome) in Setup::ALL.into_iter().zip(memory) {
+        let growth = mb(outcome.rss_end_kb) - mb(outcome.rss_half_kb);
+        table.row(vec![
+            format!("RSS growth, POSTs {}–{messages}", messages / 2 + 1),
+            setup.label().into(),
+            format!("{growth:+.1} MB"),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for (setup, outcome) in Setup::ALL.into_iter().zip(memory) {
+        if setup == Setup::Untraced {
+            continue;
+        }
+        table.row(vec![
+            format!("span log after {messages} POSTs"),
+            setup.label().into(),
+            format!("{} spans", outcome.span_log),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+}
+
+/// `≤ 1 µs: met`, or `… MISSED`.
+fn verdict(met: bool, target: &str) -> String {
+    format!("{target}: {}", if met { "met" } else { "MISSED" })
+}

@@ -1,0 +1,23 @@
+//! What tracing costs: the workbook's benchmark.
+//!
+//! `cargo bench -p bench` runs it and prints one table, the one on the book's "What tracing
+//! costs" page (`book/src/reference/cost.md`). `-- --quick` runs every part once, briefly: CI
+//! does that so the bench keeps working, and its figures mean nothing.
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`micro`] | nanoseconds per operation: inject + extract, start + end of one span |
+//! | [`pipeline`] | the whole app in one process, driven by POSTs: throughput, latency, memory |
+//! | [`receiver`] | a collector stand-in that counts the spans it is sent over OTLP |
+//! | [`memory`] | this process's resident memory, from `/proc/self/status` |
+//! | [`report`] | medians, percentiles and the table |
+//!
+//! No figure is trusted alone on a busy machine: the pipeline's setups run in turns (A B C D,
+//! A B C D, …), each in a fresh process, and the table compares them with ratios taken
+//! round by round.
+
+pub mod memory;
+pub mod micro;
+pub mod pipeline;
+pub mod receiver;
+pub mod report;
