@@ -309,7 +309,8 @@ fn describe(messages: &[Message]) -> String {
 pub mod contract;
 pub mod giphy;
 pub mod messaging;
-pub mod otlp;
+/// The OTLP receiver lives in `talk`, where `-- broker` uses it; checks reach it here.
+pub use talk::otlp_receiver as otlp;
 pub mod panics;
 pub mod process;
 mod propagation;

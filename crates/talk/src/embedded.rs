@@ -125,19 +125,35 @@ impl Drop for EmbeddedKafka {
     }
 }
 
-/// The file where `-- broker` writes its address for the single-service modes.
+/// The file where `-- broker` writes its addresses for the single-service modes.
 ///
 /// The mock cluster listens on a random port that cannot be chosen, so the other processes
 /// need to be told where it is. `TALK_BROKER_FILE` overrides the place.
+///
+/// The first line is Kafka's address, alone, as it always was. The second, `otlp <endpoint>`,
+/// is where the broker's OTLP receiver listens (see [`read_broker_otlp`]).
 pub fn broker_file() -> PathBuf {
     std::env::var_os("TALK_BROKER_FILE")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("tracing-talk-broker.addr"))
 }
 
-/// Reads the address that `-- broker` wrote, if any.
+/// What `-- broker` writes to [`broker_file`].
+pub fn broker_file_text(brokers: &str, otlp_endpoint: &str) -> String {
+    format!("{brokers}\notlp {otlp_endpoint}\n")
+}
+
+/// Reads Kafka's address from the file `-- broker` wrote, if any.
 pub fn read_broker_file() -> Option<String> {
     let text = std::fs::read_to_string(broker_file()).ok()?;
-    let address = text.trim();
+    let address = text.lines().next()?.trim();
     (!address.is_empty()).then(|| address.to_owned())
+}
+
+/// Reads the address of the broker's OTLP receiver from the file `-- broker` wrote, if any.
+pub fn read_broker_otlp() -> Option<String> {
+    let text = std::fs::read_to_string(broker_file()).ok()?;
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("otlp "))
+        .map(|endpoint| endpoint.trim().to_owned())
 }

@@ -38,6 +38,7 @@ use crate::ready::{Joined, Readiness};
 use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
 use crate::store::Store;
 use crate::telemetry::{Otlp, SpanLog, Telemetry};
+use crate::otlp_receiver::OtlpReceiver;
 use crate::trace_view;
 
 /// A step's three services. Each method runs one service until its `shutdown` token is
@@ -181,8 +182,17 @@ pub async fn start_with_shutdown<S: Services>(
         );
     }
     let readiness = Readiness::new(kafka.joining());
+    // A single service on the broker of `-- broker` sends its spans to that broker's receiver.
+    let from_broker_file = config.mode.is_some() && config.kafka_brokers.is_none();
+    let to_broker = from_broker_file
+        .then(|| otlp_for_single_service(&config.otlp))
+        .flatten();
+    if let Some(Otlp::To { endpoint, .. }) = &to_broker {
+        println!("Spans go to the OTLP receiver of `-- broker` at {endpoint}, which draws them.");
+    }
+    let otlp = to_broker.unwrap_or_else(|| config.otlp.clone());
     let telemetry = Telemetry {
-        otlp: config.otlp.clone(),
+        otlp,
         log: SpanLog::default(),
     };
     let giphy_here = names.contains(&ServiceName::GiphyService);
@@ -467,24 +477,51 @@ pub fn main<S: Services>(services: S) -> ExitCode {
 }
 
 /// `-- broker`: hosts the embedded cluster until Ctrl-C, and tells the other processes where.
+///
+/// It also hosts an OTLP receiver, so that the single-service processes can send their spans
+/// somewhere without Docker, and draws every trace it receives, as the all-in-one mode does:
+/// the one place where a trace that crosses the processes can be seen whole.
 async fn run_broker() -> anyhow::Result<()> {
     let embedded = EmbeddedKafka::start()?;
     let brokers = &embedded.kafka().brokers;
+    let received = SpanLog::default();
+    let receiver = OtlpReceiver::grpc_into(received.clone()).await;
     let file = embedded::broker_file();
-    std::fs::write(&file, brokers)
+    let text = embedded::broker_file_text(brokers, &receiver.endpoint);
+    std::fs::write(&file, &text)
         .with_context(|| format!("writing the broker address to {}", file.display()))?;
     println!("Embedded Kafka (librdkafka's mock cluster) is listening on {brokers}");
-    println!("Its address is in {}, where", file.display());
-    println!("`-- chat-api`, `-- storage-service` and `-- giphy-service` find it.");
-    println!("Records live in this process's memory. Ctrl-C stops it.");
+    println!("An OTLP receiver (gRPC) is listening on {}", receiver.endpoint);
+    println!("Both addresses are in {}, where", file.display());
+    println!("`-- chat-api`, `-- storage-service` and `-- giphy-service` find them: they send");
+    println!("their spans here unless OTEL_EXPORTER_OTLP_ENDPOINT says otherwise, and the traces");
+    println!("they make together are drawn below. Records live in this process's memory.");
+    println!("Ctrl-C stops it.");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    shutdown.cancelled().await;
+    crate::waterfall::print_until(received, shutdown).await;
     // Only remove the file if it still names this broker (another may have started since).
-    if embedded::read_broker_file().as_deref() == Some(brokers.as_str()) {
+    if std::fs::read_to_string(&file).ok().as_deref() == Some(text.as_str()) {
         let _ = std::fs::remove_file(&file);
     }
     Ok(())
+}
+
+/// Where a single-service process sends its spans when it uses the broker of `-- broker`:
+/// that broker's OTLP receiver, unless the standard variables name an endpoint or turn export
+/// off, or ask for OTLP over HTTP (the receiver speaks gRPC).
+fn otlp_for_single_service(otlp: &Otlp) -> Option<Otlp> {
+    let endpoint_set = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()));
+    if endpoint_set || !matches!(otlp, Otlp::To { http: false, .. }) {
+        return None;
+    }
+    let endpoint = embedded::read_broker_otlp()?;
+    Some(Otlp::To {
+        endpoint,
+        http: false,
+    })
 }
 
 fn banner(config: &Config, app: &App) {
