@@ -64,8 +64,7 @@ pub fn text(addr: SocketAddr, token: &str, jaeger_ui_url: Option<&str>) -> Strin
         addr.ip()
     };
     let mut text = format!(
-        "Open the board (keep the part after # to yourself if you like; it holds the token):\n  \
-         {}/#token={token}\n\n",
+        "Open the board on this machine (or the projector):\n  {}/#token={token}\n\n",
         base_url(local_ip, port)
     );
     let reachable = reachable(addr);

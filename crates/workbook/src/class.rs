@@ -256,8 +256,8 @@ fn join(
         ),
         Err(Refusal::Unreachable(error)) => {
             anstream::println!(
-                "{} the board at {} did not answer ({error}). Your settings are saved anyway: \
-                 checks will report once it can be reached.",
+                "{} the board at {} could not be asked ({error}). Your settings are saved \
+                 anyway: checks will report once it answers.",
                 ui::paint(ui::FAIL, "note:"),
                 settings.url
             );
@@ -373,13 +373,12 @@ fn report_from(dir: &Path, step: StepId, passed: bool, summary: &str) {
     if queue.len() > MAX_QUEUED {
         queue.drain(..queue.len() - MAX_QUEUED);
     }
-    let outcome = send_queue(&settings, &mut queue, Instant::now() + REPORT_BUDGET);
+    let sent = send_queue(&settings, &mut queue, Instant::now() + REPORT_BUDGET);
     if let Err(error) = write_json(&queue_path(dir), &queue) {
         eprintln!("note: could not keep the class board's queue: {error}");
     }
-    let line = match outcome {
-        Sent::All => format!("Reported to the class board ({}).", settings.url),
-        Sent::Stopped(reason) => format!(
+    let line = match (&sent.stopped, sent.delivered) {
+        (Some(reason), _) => format!(
             "The class board did not take the report ({reason}); {} waiting, sent with your \
              next check.",
             match queue.len() {
@@ -387,27 +386,43 @@ fn report_from(dir: &Path, step: StepId, passed: bool, summary: &str) {
                 n => format!("{n} reports are"),
             }
         ),
+        (None, 0) => return,
+        (None, 1) => format!("Reported to the class board ({}).", settings.url),
+        (None, n) => format!(
+            "Reported to the class board ({}), with {} that had waited.",
+            settings.url,
+            n - 1
+        ),
     };
     anstream::println!("{}", ui::paint(ui::NOTE, line));
 }
 
 /// How far [`send_queue`] got.
-#[derive(Debug, PartialEq, Eq)]
-enum Sent {
-    All,
-    /// It stopped at the first report the board did not take: the rest stay queued.
-    Stopped(String),
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Sent {
+    /// Reports the board took.
+    delivered: usize,
+    /// Why it stopped before the end of the queue; the rest stay queued.
+    stopped: Option<String>,
 }
 
-/// Sends the queued reports, oldest first, until one fails or the `deadline` passes; the sent
-/// ones leave the queue. A report the board refuses for good (a `4xx`: wrong token, a name it
-/// does not take) is dropped too, with a note: sending it again would fail again.
+/// Sends the queued reports, oldest first, until one is not taken or the `deadline` passes;
+/// the sent ones leave the queue.
+///
+/// - A report the board refuses as such (`400`, `413`) is dropped with a note: sending it again
+///   would fail again.
+/// - A refused token (`401`) stops the sending and keeps the queue: `class join` with the right
+///   token sends it all with the next check.
+/// - Anything else (no answer, `404` from something that is not the board, a `5xx`) stops the
+///   sending and keeps the queue: the wifi or the board may come back.
 fn send_queue(settings: &Settings, queue: &mut Vec<Report>, deadline: Instant) -> Sent {
     let agent = agent();
+    let mut sent = Sent::default();
     while let Some(report) = queue.first() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Sent::Stopped("no time left".to_string());
+            sent.stopped = Some("no time left".to_string());
+            return sent;
         }
         // serde_json rather than ureq's `json` feature: the runner already has it.
         let body = serde_json::to_string(report).expect("a report is plain strings");
@@ -419,26 +434,41 @@ fn send_queue(settings: &Settings, queue: &mut Vec<Report>, deadline: Instant) -
             .timeout_global(Some(left))
             .build()
             .send(body);
-        match answer {
+        let stopped = match answer {
             Ok(response) if response.status().is_success() => {
                 queue.remove(0);
+                sent.delivered += 1;
+                continue;
             }
-            Ok(response) if response.status().is_client_error() => {
+            Ok(response) if matches!(response.status().as_u16(), 400 | 413) => {
                 eprintln!(
-                    "note: the class board refused a report ({}); is the token right? \
-                     cargo workbook class join again with the right one.",
+                    "note: the class board refused a report of step {} ({}); it is dropped.",
+                    report.step,
                     response.status()
                 );
                 queue.remove(0);
+                continue;
             }
-            Ok(response) => return Sent::Stopped(format!("it answered {}", response.status())),
+            Ok(response) if response.status() == 401 => {
+                "it refused the token: cargo workbook class join again with the right one"
+                    .to_string()
+            }
+            Ok(response) if response.status() == 404 => {
+                format!(
+                    "{} answered 404: is that the board's address?",
+                    settings.url
+                )
+            }
+            Ok(response) => format!("it answered {}", response.status()),
             Err(ureq::Error::Timeout(_)) => {
-                return Sent::Stopped(format!("no answer within {}s", REPORT_BUDGET.as_secs_f32()));
+                format!("no answer within {}s", REPORT_BUDGET.as_secs_f32())
             }
-            Err(error) => return Sent::Stopped(format!("cannot reach it: {error}")),
-        }
+            Err(error) => format!("cannot reach it: {error}"),
+        };
+        sent.stopped = Some(stopped);
+        return sent;
     }
-    Sent::All
+    sent
 }
 
 /// Why the board did not take a request.
@@ -459,6 +489,9 @@ fn ask_board(settings: &Settings) -> Result<(), Refusal> {
     match answer {
         Ok(response) if response.status() == 401 => Err(Refusal::Token),
         Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) if response.status() == 404 => Err(Refusal::Unreachable(
+            "it answered 404: is that the board's address?".to_string(),
+        )),
         Ok(response) => Err(Refusal::Unreachable(format!(
             "it answered {}",
             response.status()
@@ -574,7 +607,11 @@ mod tests {
         let (url, received) = board_answering("204 No Content");
         let mut queue = vec![report("01"), report("02")];
         let sent = send_queue(&settings(&url), &mut queue, Instant::now() + REPORT_BUDGET);
-        assert_eq!(sent, Sent::All);
+        let expected = Sent {
+            delivered: 2,
+            stopped: None,
+        };
+        assert_eq!(sent, expected);
         assert!(queue.is_empty());
         let first = received.recv().unwrap();
         assert!(first.starts_with("POST /api/report "), "{first}");
@@ -588,21 +625,32 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_report_is_dropped_and_a_failing_board_keeps_the_queue() {
-        let (url, _received) = board_answering("401 Unauthorized");
-        let mut queue = vec![report("01")];
-        let sent = send_queue(&settings(&url), &mut queue, Instant::now() + REPORT_BUDGET);
-        assert_eq!(sent, Sent::All);
-        assert!(
-            queue.is_empty(),
-            "a 401 will not get better by sending again"
-        );
-
-        let (url, _received) = board_answering("503 Service Unavailable");
+    fn a_refused_report_is_dropped_and_anything_else_keeps_the_queue() {
+        let (url, _received) = board_answering("400 Bad Request");
         let mut queue = vec![report("01"), report("02")];
         let sent = send_queue(&settings(&url), &mut queue, Instant::now() + REPORT_BUDGET);
-        assert!(matches!(sent, Sent::Stopped(_)), "{sent:?}");
-        assert_eq!(queue.len(), 2);
+        assert_eq!(
+            sent,
+            Sent::default(),
+            "a 400 will not get better by sending again"
+        );
+        assert!(queue.is_empty());
+
+        for status in [
+            "401 Unauthorized",
+            "404 Not Found",
+            "503 Service Unavailable",
+        ] {
+            let (url, _received) = board_answering(status);
+            let mut queue = vec![report("01"), report("02")];
+            let sent = send_queue(&settings(&url), &mut queue, Instant::now() + REPORT_BUDGET);
+            assert!(sent.stopped.is_some(), "{status}: {sent:?}");
+            assert_eq!(
+                queue.len(),
+                2,
+                "{status}: the reports wait for the next check"
+            );
+        }
     }
 
     /// The worst case for a check: a board that takes the connection and never answers, as a
@@ -619,7 +667,7 @@ mod tests {
         let sent = send_queue(&settings(&url), &mut queue, started + REPORT_BUDGET);
         let took = started.elapsed();
         println!("a silent board held the report back for {took:?} (budget {REPORT_BUDGET:?})");
-        assert!(matches!(sent, Sent::Stopped(_)), "{sent:?}");
+        assert!(sent.stopped.is_some(), "{sent:?}");
         assert_eq!(queue.len(), 2, "nothing is lost");
         // Far above the budget, to catch a timeout that is not applied at all, never a slow
         // machine.
