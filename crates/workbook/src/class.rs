@@ -511,8 +511,8 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// The summary as one line of plain text: colour codes removed, control characters made
-/// spaces, cut to [`MAX_SUMMARY_CHARS`].
+/// The summary as one line of plain text: colour codes and the leading `✗` removed, control
+/// characters made spaces, cut to [`MAX_SUMMARY_CHARS`].
 fn one_line(text: &str) -> String {
     let mut plain = String::new();
     let mut chars = text.chars().peekable();
@@ -532,7 +532,9 @@ fn one_line(text: &str) -> String {
             plain.push(c);
         }
     }
-    plain.trim().chars().take(MAX_SUMMARY_CHARS).collect()
+    // The check's `✗ ` prefix says "fail", which the board shows already.
+    let plain = plain.trim().trim_start_matches('✗').trim_start();
+    plain.chars().take(MAX_SUMMARY_CHARS).collect()
 }
 
 #[cfg(test)]
@@ -777,7 +779,7 @@ mod tests {
     fn summaries_are_one_plain_line() {
         assert_eq!(
             one_line("\u{1b}[31m✗ no span\u{1b}[0m\nnamed x"),
-            "✗ no span named x"
+            "no span named x"
         );
         assert_eq!(
             one_line(&"y".repeat(500)).chars().count(),
