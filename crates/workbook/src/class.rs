@@ -267,10 +267,11 @@ fn join(
     settings.save(dir)?;
     if reachable {
         anstream::println!(
-            "{} You are on the class board at {} as {:?}.",
+            "{} You are on the class board as {:?}; the room's progress is at {}/#token={}",
             ui::paint(ui::PASS, "Joined."),
+            settings.name,
             settings.url,
-            settings.name
+            settings.token
         );
     }
     anstream::println!(
