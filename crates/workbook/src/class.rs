@@ -126,6 +126,8 @@ fn serve(
         command.args(["--token", &token]);
     }
     if let Some(data) = data {
+        // cargo runs the board from the repository's root; the path was typed from here.
+        let data = std::path::absolute(&data).unwrap_or(data);
         command.arg("--data").arg(data);
     }
     if let Some(url) = jaeger_ui_url {
