@@ -17,10 +17,8 @@ const PATIENCE: Duration = Duration::from_secs(40);
 /// trace across the processes.
 #[test]
 fn the_broker_draws_the_traces_of_the_other_processes() {
-    let broker_file = std::env::temp_dir().join(format!(
-        "talk-test-broker-traces-{}",
-        std::process::id()
-    ));
+    let broker_file =
+        std::env::temp_dir().join(format!("talk-test-broker-traces-{}", std::process::id()));
     let broker_file = broker_file.to_str().unwrap();
     let env = [
         ("TALK_BROKER_FILE", broker_file),
@@ -40,7 +38,9 @@ fn the_broker_draws_the_traces_of_the_other_processes() {
     let _ = chat_api.chat_url();
 
     let answer = chat_api.post("lobby", "/giphy cats");
-    let trace_id = answer["trace_id"].as_str().expect("the POST answers a trace_id");
+    let trace_id = answer["trace_id"]
+        .as_str()
+        .expect("the POST answers a trace_id");
 
     let heading = broker.wait_for_line(&format!("trace {trace_id}"), PATIENCE);
     assert!(

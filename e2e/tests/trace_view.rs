@@ -37,7 +37,9 @@ async fn load_until(browser: &Browser, url: &str, wanted: &[&str]) -> String {
 /// storage-service shows under "Followed by".
 #[tokio::test(flavor = "multi_thread")]
 async fn the_trace_link_opens_the_message_trace_without_jaeger() {
-    let Some(driver) = Driver::start() else { return };
+    let Some(driver) = Driver::start() else {
+        return;
+    };
     let app = TestApp::start(Step).await;
     let browser = driver.browser().await;
     browser.goto(&format!("{}/", app.base)).await;
@@ -49,7 +51,13 @@ async fn the_trace_link_opens_the_message_trace_without_jaeger() {
         .send_keys("/giphy cats")
         .await
         .unwrap();
-    browser.find("#send-button").await.unwrap().click().await.unwrap();
+    browser
+        .find("#send-button")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     // The link appears once the message is stored and the page has polled it.
     let deadline = Instant::now() + PATIENCE;
@@ -87,30 +95,40 @@ async fn the_trace_link_opens_the_message_trace_without_jaeger() {
     app.stop().await;
 }
 
-/// With `--consumer-trace new` (step 05 on), storage-service's work is a trace of its own. Its
-/// link leads to chat-api's send span in the message's trace, and that trace lists it under
+/// Step 05 with `--consumer-trace new`: storage-service's work is a trace of its own. Its link
+/// leads to chat-api's send span in the message's trace, and that trace lists it under
 /// "Followed by".
 #[tokio::test(flavor = "multi_thread")]
 async fn a_link_leads_to_the_trace_it_points_to() {
-    let Some(driver) = Driver::start() else { return };
+    let Some(driver) = Driver::start() else {
+        return;
+    };
     let mut config = Config::embedded();
     config.consumer_trace = ConsumerTrace::New;
-    let app = TestApp::start_with(Step, config).await;
+    let app = TestApp::start_with(solution_05::Step, config).await;
     let message = app.post("ada", "lobby", "follow me").await;
     let spans = app
         .wait_for_spans("storage's process span", "", |spans| {
-            spans.has("storage-service", "process message")
-                && spans.has("chat-api", "send message")
+            spans.has("storage-service", "process message") && spans.has("chat-api", "send message")
         })
         .await;
     let process = spans.one("storage-service", "process message", "");
     let send = spans.one("chat-api", "send message", "");
-    assert_ne!(process.trace_id(), send.trace_id(), "new mode starts a trace");
+    assert_ne!(
+        process.trace_id(),
+        send.trace_id(),
+        "new mode starts a trace"
+    );
     assert_eq!(message.trace_id.as_deref(), Some(send.trace_id().as_str()));
 
     let browser = driver.browser().await;
     let consumer_trace = format!("{}/trace/{}?local", app.base, process.trace_id());
-    load_until(&browser, &consumer_trace, &["process message", "link to send message"]).await;
+    load_until(
+        &browser,
+        &consumer_trace,
+        &["process message", "link to send message"],
+    )
+    .await;
     browser
         .find(".link a")
         .await
@@ -126,13 +144,18 @@ async fn a_link_leads_to_the_trace_it_points_to() {
         "the link should lead to the send span in the message's trace; it led to {landed}"
     );
     let page = browser.find("body").await.unwrap().text().await.unwrap();
-    assert!(page.contains("send message") && page.contains("Followed by"), "{page}");
+    assert!(
+        page.contains("send message") && page.contains("Followed by"),
+        "{page}"
+    );
     let mut followers = Vec::new();
     for link in browser.find_all(".followers a").await.unwrap() {
         followers.push(link.attr("href").await.unwrap().unwrap_or_default());
     }
     assert!(
-        followers.iter().any(|href| href.contains(&process.trace_id())),
+        followers
+            .iter()
+            .any(|href| href.contains(&process.trace_id())),
         "storage-service's trace should be among the followers: {followers:?}"
     );
 

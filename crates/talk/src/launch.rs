@@ -34,11 +34,11 @@ use crate::giphy;
 use crate::group_protocol::{self, GroupProtocol};
 use crate::http::{MAX_BODY_BYTES, static_routes};
 use crate::kafka::{self, Kafka};
+use crate::otlp_receiver::OtlpReceiver;
 use crate::ready::{Joined, Readiness};
 use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
 use crate::store::Store;
 use crate::telemetry::{Otlp, SpanLog, Telemetry};
-use crate::otlp_receiver::OtlpReceiver;
 use crate::trace_view;
 
 /// A step's three services. Each method runs one service until its `shutdown` token is
@@ -491,7 +491,10 @@ async fn run_broker() -> anyhow::Result<()> {
     std::fs::write(&file, &text)
         .with_context(|| format!("writing the broker address to {}", file.display()))?;
     println!("Embedded Kafka (librdkafka's mock cluster) is listening on {brokers}");
-    println!("An OTLP receiver (gRPC) is listening on {}", receiver.endpoint);
+    println!(
+        "An OTLP receiver (gRPC) is listening on {}",
+        receiver.endpoint
+    );
     println!("Both addresses are in {}, where", file.display());
     println!("`-- chat-api`, `-- storage-service` and `-- giphy-service` find them: they send");
     println!("their spans here unless OTEL_EXPORTER_OTLP_ENDPOINT says otherwise, and the traces");
@@ -511,9 +514,12 @@ async fn run_broker() -> anyhow::Result<()> {
 /// that broker's OTLP receiver, unless the standard variables name an endpoint or turn export
 /// off, or ask for OTLP over HTTP (the receiver speaks gRPC).
 fn otlp_for_single_service(otlp: &Otlp) -> Option<Otlp> {
-    let endpoint_set = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()));
+    let endpoint_set = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()));
     if endpoint_set || !matches!(otlp, Otlp::To { http: false, .. }) {
         return None;
     }

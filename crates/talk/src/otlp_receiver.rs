@@ -326,18 +326,27 @@ mod tests {
 
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while log.spans().len() < 2 {
-            assert!(tokio::time::Instant::now() < deadline, "spans never arrived");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "spans never arrived"
+            );
             log.changed(Duration::from_millis(100)).await;
         }
         let spans = log.spans();
-        let effect = spans.iter().find(|s| s.span.name == "process message").unwrap();
+        let effect = spans
+            .iter()
+            .find(|s| s.span.name == "process message")
+            .unwrap();
         assert_eq!(effect.service, "chat-api");
         assert_eq!(effect.span.span_kind, SpanKind::Consumer);
         assert_eq!(
             effect.span.attributes,
             [KeyValue::new("messaging.kafka.offset", 7)]
         );
-        assert_eq!(effect.span.links.links[0].span_context.span_id(), cause_context.span_id());
+        assert_eq!(
+            effect.span.links.links[0].span_context.span_id(),
+            cause_context.span_id()
+        );
         assert_eq!(effect.span.status, Status::error("boom"));
         assert_eq!(effect.span.parent_span_id, SpanId::INVALID);
         let _ = provider.shutdown();
