@@ -124,7 +124,10 @@ impl Kafka {
     /// [`crate::ready::Readiness::new`]: it completes "they wait for …".
     pub fn joining(&self) -> String {
         let hint = match (self.embedded, self.group_protocol) {
-            (true, _) => "Is the embedded broker still running?",
+            (true, _) => {
+                "The embedded cluster takes well under a second: if it takes longer, is the \
+                 `-- broker` process still running?"
+            }
             (false, GroupProtocol::Consumer) => {
                 "A broker without KIP-848 (Kafka before 4.0, many Kafka-compatible \
                  brokers) never lets them in, and says nothing: set KAFKA_GROUP_PROTOCOL=classic."
