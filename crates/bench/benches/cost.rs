@@ -93,7 +93,7 @@ fn main() -> ExitCode {
 }
 
 fn bench(plan: &Plan, quick: bool) -> anyhow::Result<()> {
-    eprintln!("micro: {} cases, about {:?} each", 7, plan.micro);
+    eprintln!("micro: about {:?} a case", plan.micro);
     let figures = micro::run(plan.micro);
 
     // Every round runs every setup, in the same order: A B C D, A B C D, … so that a slow
@@ -178,76 +178,96 @@ fn micro_rows(table: &mut Table, figures: &[micro::Figure]) {
     }
 }
 
-/// One row per setup for each of throughput, p50 and p99.
+/// How a pipeline measure compares between setups.
+#[derive(Clone, Copy, PartialEq)]
+enum Compare {
+    /// As a ratio: `0.950×`.
+    Ratio,
+    /// As a difference in milliseconds: `+0.42 ms`.
+    Difference,
+}
+
+/// A pipeline measure: its name, how it compares, and how to read it from an outcome.
+struct Measure {
+    name: &'static str,
+    compare: Compare,
+    read: fn(&Outcome) -> f64,
+}
+
+const MEASURES: [Measure; 4] = [
+    Measure {
+        name: "POSTs per second",
+        compare: Compare::Ratio,
+        read: |o| o.posts_per_second,
+    },
+    Measure {
+        name: "CPU per POST",
+        compare: Compare::Ratio,
+        read: |o| o.cpu_us_per_post.unwrap_or(f64::NAN),
+    },
+    Measure {
+        name: "POST → stored, p50",
+        compare: Compare::Difference,
+        read: |o| o.p50_ms,
+    },
+    Measure {
+        name: "POST → stored, p99",
+        compare: Compare::Difference,
+        read: |o| o.p99_ms,
+    },
+];
+
+/// One row per setup and measure. `rounds[r][s]` is round `r`'s outcome of `Setup::ALL[s]`.
 fn pipeline_rows(table: &mut Table, rounds: &[Vec<Outcome>]) {
     let index = |setup: Setup| Setup::ALL.iter().position(|s| *s == setup).unwrap();
-    let (untraced, sampler_off) = (index(Setup::Untraced), index(Setup::SamplerOff));
-    type Measure = fn(&Outcome) -> f64;
-    let measures: [(&str, Measure); 3] = [
-        ("POSTs per second", |o| o.posts_per_second),
-        ("POST → stored, p50", |o| o.p50_ms),
-        ("POST → stored, p99", |o| o.p99_ms),
-    ];
-    for (name, measure) in measures {
-        let throughput = name.starts_with("POSTs");
+    for measure in &MEASURES {
         for setup in Setup::ALL {
             let s = index(setup);
-            let values: Vec<f64> = rounds.iter().map(|r| measure(&r[s])).collect();
-            // Throughput compares as a ratio, latency as a difference in milliseconds.
-            let compare = |base: usize| {
+            let values: Vec<f64> = rounds.iter().map(|r| (measure.read)(&r[s])).collect();
+            // Compared round by round, then the median taken: each round's setups ran
+            // minutes apart at most, so they saw the same machine.
+            let against = |base: Setup| {
+                let b = index(base);
                 let per_round: Vec<f64> = rounds
                     .iter()
-                    .map(|r| match throughput {
-                        true => measure(&r[s]) / measure(&r[base]),
-                        false => measure(&r[s]) - measure(&r[base]),
+                    .map(|r| match measure.compare {
+                        Compare::Ratio => (measure.read)(&r[s]) / (measure.read)(&r[b]),
+                        Compare::Difference => (measure.read)(&r[s]) - (measure.read)(&r[b]),
                     })
                     .collect();
-                match throughput {
-                    true => format!("{:.3}×", median(&per_round)),
-                    false => format!("{:+.2} ms", median(&per_round)),
-                }
+                median(&per_round)
             };
-            let vs_untraced = if s == untraced {
-                String::new()
-            } else {
-                compare(untraced)
+            let shown = |x: f64| match measure.compare {
+                Compare::Ratio => format!("{x:.3}×"),
+                Compare::Difference => format!("{x:+.2} ms"),
             };
-            let traced = !matches!(setup, Setup::Untraced | Setup::SamplerOff);
-            let vs_sampler_off = if traced {
-                compare(sampler_off)
-            } else {
-                String::new()
+            let vs_untraced = match setup {
+                Setup::Untraced => String::new(),
+                _ => shown(against(Setup::Untraced)),
             };
-            let target = match (setup, name) {
-                (Setup::Exported, "POSTs per second") => {
-                    let ratio = median(
-                        &rounds
-                            .iter()
-                            .map(|r| measure(&r[s]) / measure(&r[sampler_off]))
-                            .collect::<Vec<_>>(),
-                    );
-                    verdict(
-                        ratio >= MIN_THROUGHPUT_RATIO,
-                        &format!("≥ {MIN_THROUGHPUT_RATIO}×"),
-                    )
-                }
-                (Setup::Exported, "POST → stored, p50") => {
-                    let more = median(
-                        &rounds
-                            .iter()
-                            .map(|r| measure(&r[s]) - measure(&r[sampler_off]))
-                            .collect::<Vec<_>>(),
-                    );
-                    verdict(more <= MAX_P50_MS, &format!("≤ +{MAX_P50_MS} ms"))
-                }
+            let vs_sampler_off = match setup {
+                Setup::Exported | Setup::ExportOff => shown(against(Setup::SamplerOff)),
                 _ => String::new(),
             };
-            let figure = match throughput {
-                true => format!("{:.0}", median(&values)),
-                false => format!("{:.2} ms", median(&values)),
+            let target = match (setup, measure.name) {
+                (Setup::Exported, "POSTs per second") => verdict(
+                    against(Setup::SamplerOff) >= MIN_THROUGHPUT_RATIO,
+                    &format!("≥ {MIN_THROUGHPUT_RATIO}×"),
+                ),
+                (Setup::Exported, "POST → stored, p50") => verdict(
+                    against(Setup::SamplerOff) <= MAX_P50_MS,
+                    &format!("≤ +{MAX_P50_MS} ms"),
+                ),
+                _ => String::new(),
+            };
+            let median = median(&values);
+            let figure = match measure.name {
+                "POSTs per second" => format!("{median:.0}"),
+                "CPU per POST" => format!("{median:.0} µs"),
+                _ => format!("{median:.2} ms"),
             };
             table.row(vec![
-                name.into(),
+                measure.name.into(),
                 setup.label().into(),
                 figure,
                 vs_untraced,
@@ -257,16 +277,16 @@ fn pipeline_rows(table: &mut Table, rounds: &[Vec<Outcome>]) {
         }
     }
     let exported = index(Setup::Exported);
-    let per_message: Vec<f64> = rounds
+    let spans: Vec<f64> = rounds
         .iter()
         .filter_map(|r| r[exported].spans_exported)
         .map(|spans| spans as f64)
         .collect();
-    if !per_message.is_empty() {
+    if !spans.is_empty() {
         table.row(vec![
             "spans exported".into(),
             Setup::Exported.label().into(),
-            format!("{:.0}", median(&per_message)),
+            format!("{:.0}", median(&spans)),
             String::new(),
             String::new(),
             String::new(),

@@ -9,15 +9,15 @@
 //! | [`micro`] | nanoseconds per operation: inject + extract, start + end of one span |
 //! | [`pipeline`] | the whole app in one process, driven by POSTs: throughput, latency, memory |
 //! | [`receiver`] | a collector stand-in that counts the spans it is sent over OTLP |
-//! | [`memory`] | this process's resident memory, from `/proc/self/status` |
+//! | [`usage`] | this process's CPU time and resident memory |
 //! | [`report`] | medians, percentiles and the table |
 //!
 //! No figure is trusted alone on a busy machine: the pipeline's setups run in turns (A B C D,
 //! A B C D, …), each in a fresh process, and the table compares them with ratios taken
 //! round by round.
 
-pub mod memory;
 pub mod micro;
 pub mod pipeline;
 pub mod receiver;
 pub mod report;
+pub mod usage;

@@ -31,7 +31,8 @@ use rdkafka::message::OwnedHeaders;
 use solution_08::carrier::{RecordHeaderExtractor, RecordHeaderInjector};
 use talk::telemetry::{Otlp, SpanLog, Telemetry};
 use tracing::field::Empty;
-use tracing::info_span;
+use tracing::{Dispatch, info_span};
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::report::median;
 
@@ -53,6 +54,8 @@ pub fn run(budget: Duration) -> Vec<Figure> {
     let sampled = step_08_provider(Sampler::AlwaysOn);
     let tracer = sampled.tracer("bench");
     let dispatch = solution_08::telemetry::dispatch("bench", &sampled);
+    let lean = lean_dispatch(&sampled, true);
+    let no_log_lines = lean_dispatch(&sampled, false);
     let unsampled = step_08_provider(Sampler::AlwaysOff);
     let unsampled_dispatch = solution_08::telemetry::dispatch("bench", &unsampled);
 
@@ -88,6 +91,16 @@ pub fn run(budget: Duration) -> Vec<Figure> {
         figure(span, "tracing, POST's 3 attributes", &mut || {
             tracing::dispatcher::with_default(&dispatch, || tracing_span(true))
         }),
+        figure(
+            span,
+            "tracing, 3 attributes, the layer's extras off",
+            &mut || tracing::dispatcher::with_default(&lean, || tracing_span(true)),
+        ),
+        figure(
+            span,
+            "tracing, 3 attributes, no log-lines layer",
+            &mut || tracing::dispatcher::with_default(&no_log_lines, || tracing_span(true)),
+        ),
         figure(
             span,
             "tracing, POST's 3 attributes, not sampled",
@@ -139,8 +152,34 @@ fn remote_context() -> Context {
     Context::new().with_remote_span_context(span)
 }
 
+/// Step 08's subscriber with tracing-opentelemetry's extra attributes off (`code.*`,
+/// `thread.*`, `target`, `busy_ns` and `idle_ns`, which chapter 08 shows), and with or without
+/// the log-lines layer (`talk::logging::layer`), which formats every span's fields so that a
+/// log line inside a span can print them.
+fn lean_dispatch(provider: &SdkTracerProvider, log_lines: bool) -> Dispatch {
+    let spans = tracing_opentelemetry::layer()
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_tracer(provider.tracer("bench"));
+    let registry = tracing_subscriber::registry().with(spans);
+    match log_lines {
+        true => Dispatch::new(registry.with(talk::logging::layer())),
+        // With the extras on, as step 08 has them: only the log-lines layer is gone.
+        false => Dispatch::new(
+            tracing_subscriber::registry()
+                .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+        ),
+    }
+}
+
 /// chat-api's send, then a consumer's receive: new headers, inject, extract onto an empty
 /// context (as `solution_08::messaging` does).
+///
+/// Never inlined, here and below, so that a profiler can find it by name:
+/// `valgrind --tool=callgrind --toggle-collect=bench::micro::through_kafka_headers`.
+#[inline(never)]
 fn through_kafka_headers(cx: &Context) -> Context {
     let mut headers = OwnedHeaders::new();
     TraceContextPropagator::new().inject_context(cx, &mut RecordHeaderInjector(&mut headers));
@@ -151,6 +190,7 @@ fn through_kafka_headers(cx: &Context) -> Context {
 }
 
 /// A traced HTTP client's request, then the server's middleware.
+#[inline(never)]
 fn through_http_headers(cx: &Context) -> Context {
     let mut headers = HeaderMap::new();
     TraceContextPropagator::new().inject_context(cx, &mut HeaderInjector(&mut headers));
@@ -177,6 +217,7 @@ fn step_08_provider(sampler: Sampler) -> SdkTracerProvider {
 }
 
 /// chat-api's SERVER span, as steps 02 to 07 make it.
+#[inline(never)]
 fn otel_span(tracer: &SdkTracer, attributes: bool) {
     if !attributes {
         tracer.start("POST /message").end();
@@ -196,6 +237,7 @@ fn otel_span(tracer: &SdkTracer, attributes: bool) {
 
 /// chat-api's SERVER span, as step 08 makes it: the OpenTelemetry span starts when the
 /// tracing span is first entered, and ends when the last handle to it is dropped.
+#[inline(never)]
 fn tracing_span(attributes: bool) {
     if !attributes {
         drop(info_span!("request").entered());

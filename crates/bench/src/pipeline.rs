@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use talk::telemetry::Otlp;
 use talk::{App, Config};
 
-use crate::memory;
 use crate::receiver::CountingReceiver;
 use crate::report::percentile;
+use crate::usage::{self, Who};
 use drive::Progress;
 use watch::Watcher;
 
@@ -111,6 +111,9 @@ pub struct Load {
 pub struct Outcome {
     /// Measured POSTs answered per second, from the first sent to the last answered.
     pub posts_per_second: f64,
+    /// CPU time of the whole process (app and load generator, all threads, but not the store
+    /// watcher) from the first POST until every message was stored, per POST, in µs.
+    pub cpu_us_per_post: Option<f64>,
     /// POST sent → message found in the store, median and 99th percentile, in milliseconds.
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -161,27 +164,33 @@ pub async fn run(setup: Setup, load: Load) -> anyhow::Result<Outcome> {
 
     let progress = Arc::new(Progress::new("bench", load.concurrency));
     let watcher = Watcher::start(app.store.clone(), progress.clone());
+    let cpu_before = usage::cpu_time(Who::Process);
     let started = Instant::now();
     let posted = drive::post_all(&client, &base, &progress, load.messages).await?;
     let took = started.elapsed();
     let seen = watcher
         .finish_when_all_seen(load.messages, PATIENCE)
         .await?;
+    let cpu = usage::cpu_time(Who::Process)
+        .zip(cpu_before)
+        .zip(seen.cpu)
+        .map(|((after, before), watcher)| (after - before).saturating_sub(watcher));
 
     let mut latencies: Vec<f64> = posted
         .iter()
-        .filter_map(|post| Some(seen.get(&post.id)?.duration_since(post.sent)))
+        .filter_map(|post| Some(seen.at.get(&post.id)?.duration_since(post.sent)))
         .map(|latency| latency.as_secs_f64() * 1000.0)
         .collect();
     latencies.sort_by(f64::total_cmp);
     let outcome = Outcome {
         posts_per_second: load.messages as f64 / took.as_secs_f64(),
+        cpu_us_per_post: cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / load.messages as f64),
         p50_ms: percentile(&latencies, 50.0),
         p99_ms: percentile(&latencies, 99.0),
         unseen: load.messages - latencies.len(),
         rss_half_kb: progress.rss_at_half(),
-        rss_end_kb: memory::rss_kb(),
-        peak_rss_kb: memory::peak_rss_kb(),
+        rss_end_kb: usage::rss_kb(),
+        peak_rss_kb: usage::peak_rss_kb(),
         span_log: app.spans.spans().len(),
         spans_exported: None,
     };

@@ -8,7 +8,7 @@ use std::time::Instant;
 use reqwest::StatusCode;
 use talk::Message;
 
-use crate::memory;
+use crate::usage;
 
 /// What the clients share with the store watcher while they post.
 pub(crate) struct Progress {
@@ -94,7 +94,7 @@ async fn post_one(
     );
     let message: Message = response.json().await?;
     if progress.answered.fetch_add(1, Ordering::SeqCst) + 1 == messages / 2 {
-        let _ = progress.rss_at_half.set(memory::rss_kb());
+        let _ = progress.rss_at_half.set(usage::rss_kb());
     }
     Ok(Posted {
         id: message.id,
