@@ -4,7 +4,7 @@
 //! Every setting here has a reason, given beside it. The settings that make the embedded
 //! cluster fast (design §6) are marked as such.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,7 @@ impl Kafka {
                 name: group.to_owned(),
                 joined,
                 last_said: Mutex::default(),
+                held: Mutex::default(),
             })
             .context("creating a Kafka consumer")?;
         consumer
@@ -248,6 +249,11 @@ pub struct Group {
     joined: Joined,
     /// When each kind of error was last logged, to say it at most once per [`REPEAT_ERROR`].
     last_said: Mutex<HashMap<String, Instant>>,
+    /// The partitions this consumer holds, kept from the rebalances themselves. Asking
+    /// librdkafka instead (`consumer.assignment()`) inside the rebalance callback waits for
+    /// ever when the callback runs because the consumer is being closed: the answer would come
+    /// from the thread that is closing it. A CI run hung there.
+    held: Mutex<BTreeSet<i32>>,
 }
 
 impl ClientContext for Group {
@@ -278,34 +284,52 @@ impl ClientContext for Group {
 }
 
 impl ConsumerContext for Group {
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         // With several processes in one group, these lines show how they share the partitions.
         // The group protocol hands out changes (partitions added or taken away), so each line
         // also says what the consumer holds now: "assigned []" alone would read as "owns
         // nothing".
-        let holds = consumer
-            .assignment()
-            .map(|now| format!("; it now holds {}", list(&now)))
-            .unwrap_or_default();
+        let mut held = self.held.lock().expect("never poisoned: no panics inside");
         match rebalance {
             Rebalance::Assign(partitions) => {
+                held.extend(numbers(partitions));
                 tracing::info!(
-                    "{}: assigned partitions {}{holds}",
+                    "{}: assigned partitions {}; it now holds {}",
                     self.name,
-                    list(partitions)
+                    list(partitions),
+                    set(&held)
                 );
                 self.joined.joined();
             }
             Rebalance::Revoke(partitions) => {
+                for partition in numbers(partitions) {
+                    held.remove(&partition);
+                }
                 tracing::info!(
-                    "{}: gave up partitions {}{holds}",
+                    "{}: gave up partitions {}; it now holds {}",
                     self.name,
-                    list(partitions)
+                    list(partitions),
+                    set(&held)
                 );
             }
             Rebalance::Error(error) => tracing::warn!("{}: rebalance failed: {error}", self.name),
         }
     }
+}
+
+/// The partition numbers of the topic `message` in `partitions`.
+fn numbers(partitions: &rdkafka::TopicPartitionList) -> Vec<i32> {
+    partitions
+        .elements()
+        .iter()
+        .filter(|p| p.topic() == TOPIC)
+        .map(|p| p.partition())
+        .collect()
+}
+
+fn set(partitions: &BTreeSet<i32>) -> String {
+    let numbers: Vec<String> = partitions.iter().map(i32::to_string).collect();
+    format!("[{}]", numbers.join(", "))
 }
 
 fn list(partitions: &rdkafka::TopicPartitionList) -> String {
