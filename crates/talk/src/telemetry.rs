@@ -220,6 +220,12 @@ impl SpanLog {
         taken
     }
 
+    /// Runs `f` on the history (the spans taken lately, oldest first) without copying it.
+    pub(crate) fn with_history<R>(&self, f: impl FnOnce(&[FinishedSpan]) -> R) -> R {
+        let mut history = self.inner.history.lock().unwrap();
+        f(history.make_contiguous())
+    }
+
     /// Every span this log still knows, taken or not: the history first, then the rest.
     pub fn known(&self) -> Vec<FinishedSpan> {
         let mut known: Vec<FinishedSpan> =

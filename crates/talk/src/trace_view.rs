@@ -233,16 +233,6 @@ fn row(
     }
     for link in data.links.iter() {
         let target = &link.span_context;
-        let facts: Vec<String> = link
-            .attributes
-            .iter()
-            .map(|kv| format!("{}={}", kv.key, kv.value))
-            .collect();
-        let facts = if facts.is_empty() {
-            String::new()
-        } else {
-            format!(" · {}", facts.join(", "))
-        };
         let _ = write!(
             details,
             "<p class=\"link\">↪ link to <a href=\"/trace/{trace}?local#span-{span}\">{what}</a>, \
@@ -251,7 +241,7 @@ fn row(
             span = target.span_id(),
             what = escape(&waterfall::name_of(target.span_id(), known)),
             place = escape(&waterfall::link_place(data, target)),
-            facts = escape(&facts),
+            facts = escape(&waterfall::link_facts(link)),
         );
     }
     if !details.is_empty() {

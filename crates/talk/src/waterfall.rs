@@ -19,20 +19,17 @@
 //! the app prints every finished trace except those that hold only `GET` requests (the chat
 //! page polls every second); `TALK_WATERFALL=off` silences it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceId};
+use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 
 use crate::telemetry::{FinishedSpan, SpanLog};
 
 /// Width of the time bar, in characters.
 const BAR_WIDTH: usize = 28;
-
-/// How many printed spans the printer remembers, to name the targets of links to other traces.
-const RECENT_SPANS: usize = 2_000;
 
 /// How long a trace must have been quiet (no span ending) before it counts as finished.
 const SETTLE: Duration = Duration::from_millis(800);
@@ -129,6 +126,22 @@ pub(crate) fn in_order(trace: &[FinishedSpan]) -> Vec<(usize, &FinishedSpan)> {
     rows
 }
 
+/// ` · key=value, …` for a link's attributes, or nothing. Jaeger's UI does not show a link's
+/// attributes; the waterfall and the trace view do, so that a batch's per-record facts (which
+/// message, where in Kafka) can be seen somewhere.
+pub(crate) fn link_facts(link: &Link) -> String {
+    let facts: Vec<String> = link
+        .attributes
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, kv.value))
+        .collect();
+    if facts.is_empty() {
+        String::new()
+    } else {
+        format!(" · {}", facts.join(", "))
+    }
+}
+
 /// Where a link points, as seen from the span that has it.
 pub(crate) fn link_place(span: &SpanData, target: &SpanContext) -> String {
     if target.trace_id() != span.span_context.trace_id() {
@@ -180,18 +193,7 @@ fn draw(
         let target = &link.span_context;
         let what = name_of(target.span_id(), all);
         let place = link_place(data, target);
-        // Jaeger's UI does not show a link's attributes; the waterfall does, so that a batch's
-        // per-record facts (which message, where in Kafka) can be seen somewhere.
-        let facts: Vec<String> = link
-            .attributes
-            .iter()
-            .map(|kv| format!("{}={}", kv.key, kv.value))
-            .collect();
-        let facts = if facts.is_empty() {
-            String::new()
-        } else {
-            format!(" · {}", facts.join(", "))
-        };
+        let facts = link_facts(link);
         let _ = writeln!(
             out,
             "  {:<16} {:<32} ↪ link to {what}, {place}{facts}",
@@ -281,9 +283,6 @@ pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationT
     // Spans that end after their trace was printed (a Giphy call slower than SETTLE, say) are
     // printed as a continuation of it.
     let mut printed = std::collections::HashSet::new();
-    // The spans printed lately, so that a link to an earlier trace can name the span it points
-    // to (in `--consumer-trace new` mode, the send span of chat-api's trace).
-    let mut recent: VecDeque<FinishedSpan> = VecDeque::new();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -293,17 +292,13 @@ pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationT
         if settled.is_empty() {
             continue;
         }
-        for trace in &settled {
-            recent.extend(trace.iter().cloned());
-        }
-        while recent.len() > RECENT_SPANS {
-            recent.pop_front();
-        }
-        let known = recent.make_contiguous();
         for trace in settled {
             if !only_get(&trace) {
                 let id = trace[0].span.span_context.trace_id();
-                let drawn = render_trace(&trace, known);
+                // The log's history holds the spans taken lately, this trace's among them, so
+                // that a link to an earlier trace can name the span it points to (in
+                // `--consumer-trace new` mode, the send span of chat-api's trace).
+                let drawn = log.with_history(|known| render_trace(&trace, known));
                 if printed.contains(&id) {
                     println!("(continued) {drawn}");
                 } else {
