@@ -245,7 +245,9 @@ fn advise(workbook: &Workbook, step: &Step, outcome: Outcome) {
         Outcome::Passed => {
             let headline = ui::paint(ui::PASS, format!("Step {id} passes."));
             anstream::println!("{headline} Compare with the solution: {diff}.");
-            match workbook.next(id) {
+            // The record now holds this pass (`remember` ran first).
+            let record = StatusRecord::load(&status::status_path(&workbook.root));
+            match workbook.next_to_do(&record) {
                 Some(next) => anstream::println!(
                     "Next: read chapter {} · {}{}, then edit exercises/exercise-{} and run {}.",
                     next.id,
@@ -255,7 +257,7 @@ fn advise(workbook: &Workbook, step: &Step, outcome: Outcome) {
                     ui::paint(ui::COMMAND, format!("cargo workbook check {}", next.id))
                 ),
                 None => anstream::println!(
-                    "That was the last step: well done. `cargo workbook` shows where every step \
+                    "Every step has passed: well done. `cargo workbook` shows where every step \
                      stands."
                 ),
             }

@@ -3,7 +3,7 @@
 use crate::{
     files,
     status::{self, CheckResult, StatusRecord},
-    steps::{Step, StepId, Workbook},
+    steps::{self, Step, StepId, Workbook},
     ui,
 };
 
@@ -143,12 +143,12 @@ pub fn standings<'a>(workbook: &'a Workbook, record: &StatusRecord) -> Vec<(&'a 
     steps
 }
 
-/// The first step the learner has not done yet, if any.
+/// The step to do next, by the rule every command uses ([`steps::next_index`]: the step after
+/// the furthest one done, then the ones skipped), with where it stands. The same step as
+/// [`Workbook::next_to_do`] gives for the record these standings come from.
 pub fn next_step<'a>(steps: &[(&'a Step, Standing)]) -> Option<(&'a Step, Standing)> {
-    steps
-        .iter()
-        .find(|(_, standing)| !standing.done())
-        .map(|(step, standing)| (*step, *standing))
+    let done: Vec<bool> = steps.iter().map(|(_, standing)| standing.done()).collect();
+    steps::next_index(&done).map(|index| steps[index])
 }
 
 /// Prints the table and the hint.
@@ -212,7 +212,7 @@ pub fn run(workbook: &Workbook) {
     anstream::println!("{}", hint(workbook, &steps));
 }
 
-/// The first step not done yet, and how to start it.
+/// The step to do next, and how to start it.
 fn hint(workbook: &Workbook, steps: &[(&Step, Standing)]) -> String {
     let Some((step, standing)) = next_step(steps) else {
         return format!(
@@ -253,8 +253,18 @@ fn hint(workbook: &Workbook, steps: &[(&Step, Standing)]) -> String {
         .as_ref()
         .map(|file| format!("read {}, ", workbook.relative(&file.path)))
         .unwrap_or_default();
+    // Once the last step has passed, the next one is a step skipped on the way: say so, so
+    // that it does not read as being sent back.
+    let skipped = if steps
+        .iter()
+        .any(|(other, standing)| other.id > step.id && standing.done())
+    {
+        " (skipped so far; every later step is done)"
+    } else {
+        ""
+    };
     format!(
-        "Next: step {} · {}: {chapter}edit exercises/{}, then run {command}",
+        "Next: step {} · {}{skipped}: {chapter}edit exercises/{}, then run {command}",
         step.id,
         step.title(),
         step.id.exercise_package(),
@@ -341,6 +351,49 @@ mod tests {
         let hint = plain(hint(&workbook, &steps));
         assert!(hint.starts_with("Next: step 03"), "{hint}");
         assert!(!hint.contains("tour"), "{hint}");
+    }
+
+    /// The learner in issue 18 started at step 05: the list sends them on to the step after
+    /// their furthest pass, as the check and watch do, and back to the skipped steps only at
+    /// the end.
+    #[test]
+    fn a_learner_who_started_mid_way_is_not_sent_back() {
+        let repo = TempDir::new();
+        repo.write("Cargo.toml", "[workspace]\n");
+        let ids = ["01", "02", "03", "04", "05", "06", "07", "08"];
+        for id in ids {
+            repo.write(&format!("exercises/exercise-{id}/Cargo.toml"), "");
+            repo.write(&format!("solutions/solution-{id}/Cargo.toml"), "");
+        }
+        let workbook = Workbook::load(repo.path()).unwrap();
+        let step = |id: &str| StepId::parse_arg(id).unwrap();
+
+        let mut record = StatusRecord::default();
+        for id in ["05", "06"] {
+            record.record_at(step(id), CheckResult::Passed, 1_000);
+        }
+        let steps = standings(&workbook, &record);
+        let (next, _) = next_step(&steps).unwrap();
+        assert_eq!(next.id, step("07"));
+        assert_eq!(workbook.next_to_do(&record).unwrap().id, step("07"));
+        let said = plain(hint(&workbook, &steps));
+        assert!(said.starts_with("Next: step 07 · (no chapter): "), "{said}");
+
+        // 05 to 08 passed: now the skipped steps, and the list says why.
+        for id in ["07", "08"] {
+            record.record_at(step(id), CheckResult::Passed, 2_000);
+        }
+        let steps = standings(&workbook, &record);
+        let (next, _) = next_step(&steps).unwrap();
+        assert_eq!(next.id, step("02"));
+        assert_eq!(workbook.next_to_do(&record).unwrap().id, step("02"));
+        let said = plain(hint(&workbook, &steps));
+        assert!(
+            said.starts_with(
+                "Next: step 02 · (no chapter) (skipped so far; every later step is done): "
+            ),
+            "{said}"
+        );
     }
 
     #[test]

@@ -73,7 +73,7 @@ enum Command {
     /// Check a step again every time you save one of its files (keys: h hints, d diff, n next
     /// step, r run again, q quit).
     Watch {
-        /// The step: 3, 03 or exercise-03. Without it, the first step not done yet.
+        /// The step: 3, 03 or exercise-03. Without it, the step `cargo workbook` says is next.
         step: Option<String>,
     },
     /// Show your exercise against the solution, as a unified diff.

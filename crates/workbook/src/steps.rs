@@ -12,7 +12,10 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::chapter::{self, Chapter};
+use crate::{
+    chapter::{self, Chapter},
+    status::{CheckResult, StatusRecord},
+};
 
 /// A step number: two digits and, for a step inserted between two others, a letter.
 ///
@@ -278,9 +281,33 @@ impl Workbook {
         self.crate_steps().take_while(|step| step.id < id).last()
     }
 
-    /// The step after `id` that has crates.
-    pub fn next(&self, id: StepId) -> Option<&Step> {
-        self.crate_steps().find(|step| step.id > id)
+    /// The step to do next: the one answer that the step list, the check's advice after a pass
+    /// and `watch` all give. `None` when every step has passed.
+    ///
+    /// A step has passed if a check of it ever passed (a later failing run does not undo that),
+    /// and its exercise folder is still there. Step 01, the tour, also counts as passed once a
+    /// later step has: there is nothing to edit in it. [`next_index`] is the rule itself.
+    pub fn next_to_do(&self, record: &StatusRecord) -> Option<&Step> {
+        let steps: Vec<&Step> = self.crate_steps().collect();
+        let mut passed: Vec<bool> = steps
+            .iter()
+            .map(|step| {
+                step.exercise.is_some()
+                    && record.get(step.id).is_some_and(|check| {
+                        check.result == CheckResult::Passed || check.passed_at.is_some()
+                    })
+            })
+            .collect();
+        let a_later_step_passed = steps
+            .iter()
+            .zip(&passed)
+            .any(|(step, passed)| step.id != StepId::FIRST && *passed);
+        for (step, passed) in steps.iter().zip(&mut passed) {
+            if step.id == StepId::FIRST && step.exercise.is_some() && a_later_step_passed {
+                *passed = true;
+            }
+        }
+        next_index(&passed).map(|index| steps[index])
     }
 
     /// A path relative to the repository, for messages (`exercises/exercise-02`).
@@ -289,6 +316,25 @@ impl Workbook {
             .unwrap_or(path)
             .to_string_lossy()
             .replace('\\', "/")
+    }
+}
+
+/// The rule for "Next", given whether each step, in the workbook's order, has passed: the step
+/// after the furthest one that passed; once the last step has passed, the first step that has
+/// not; `None` when every step has.
+///
+/// The furthest pass, rather than the first gap, is what tells where the learner is. A workshop
+/// that starts at step 05, or a learner who skips a step they know, would otherwise be sent back
+/// to step 02 after every pass; the skipped steps come back once there is nothing further on.
+pub fn next_index(passed: &[bool]) -> Option<usize> {
+    let after_furthest = passed
+        .iter()
+        .rposition(|passed| *passed)
+        .map_or(0, |i| i + 1);
+    if after_furthest < passed.len() {
+        Some(after_furthest)
+    } else {
+        passed.iter().position(|passed| !passed)
     }
 }
 
@@ -416,11 +462,66 @@ mod tests {
 
         assert_eq!(workbook.previous(id("02")).unwrap().id, id("01"));
         assert!(workbook.previous(id("01")).is_none());
-        // Step 04 has only a chapter, so it is not where step 02 leads.
-        assert!(workbook.next(id("02")).is_none());
+        // Step 04 has only a chapter, so it is not a step to do: after 01 and 02, nothing is.
+        let mut record = StatusRecord::default();
+        for step in ["01", "02"] {
+            record.record_at(id(step), CheckResult::Passed, 10);
+        }
+        assert!(workbook.next_to_do(&record).is_none());
         let unknown = workbook.resolve("04").unwrap_err().to_string();
         assert!(unknown.contains("01, 02"), "{unknown}");
         assert!(unknown.contains("has a chapter"), "{unknown}");
+    }
+
+    #[test]
+    fn next_is_the_step_after_the_furthest_pass_then_the_skipped_ones() {
+        let next = |passed: &[bool]| next_index(passed);
+        // Nothing passed: the first step.
+        assert_eq!(next(&[false, false, false]), Some(0));
+        // In order: the step after the last pass.
+        assert_eq!(next(&[true, true, false, false]), Some(2));
+        // Started mid-way (steps 0 and 1 skipped): forward, not back to the first gap.
+        assert_eq!(next(&[false, false, true, false, false]), Some(3));
+        // A gap behind the furthest pass does not pull the learner back either.
+        assert_eq!(next(&[true, false, true, false]), Some(3));
+        // At the end, the skipped steps are what is left, first one first.
+        assert_eq!(next(&[true, false, false, true, true]), Some(1));
+        assert_eq!(next(&[true, true, true]), None);
+        assert_eq!(next(&[]), None);
+    }
+
+    /// The learner in issue 18: steps 05 to 08 passed, 02 to 04 skipped, 01 never checked.
+    #[test]
+    fn a_learner_who_started_mid_way_is_sent_forward_then_to_what_they_skipped() {
+        let repo = TempDir::new();
+        repo.write("Cargo.toml", "[workspace]\n");
+        let all = ["01", "02", "03", "04", "05", "06", "07", "08", "09"];
+        for step in all {
+            repo.write(&format!("exercises/exercise-{step}/Cargo.toml"), "");
+            repo.write(&format!("solutions/solution-{step}/Cargo.toml"), "");
+        }
+        let workbook = Workbook::load(repo.path()).unwrap();
+        let next = |record: &StatusRecord| workbook.next_to_do(record).map(|step| step.id);
+
+        let mut record = StatusRecord::default();
+        assert_eq!(next(&record), Some(id("01")));
+        for step in ["05", "06", "07"] {
+            record.record_at(id(step), CheckResult::Passed, 10);
+        }
+        assert_eq!(next(&record), Some(id("08")));
+        // A pass that a later run undid still counts: the learner did the step.
+        record.record_at(id("08"), CheckResult::Passed, 20);
+        record.record_at(id("08"), CheckResult::Failing, 30);
+        assert_eq!(next(&record), Some(id("09")));
+        // With the last step passed, the skipped ones come back; the tour is not one of them.
+        record.record_at(id("09"), CheckResult::Passed, 40);
+        assert_eq!(next(&record), Some(id("02")));
+        for step in ["02", "03"] {
+            record.record_at(id(step), CheckResult::Passed, 50);
+        }
+        assert_eq!(next(&record), Some(id("04")));
+        record.record_at(id("04"), CheckResult::Passed, 60);
+        assert_eq!(next(&record), None);
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub enum Event {
 pub fn run(workbook: &Workbook, arg: Option<&str>) -> Result<ExitCode> {
     let mut step = match arg {
         Some(arg) => workbook.resolve(arg)?,
-        None => first_not_done(workbook).context(
+        None => step_to_do(workbook).context(
             "every step is done: name one to watch it again, e.g. `cargo workbook watch 03`",
         )?,
     };
@@ -117,9 +117,9 @@ fn watch_step<'a>(
                     }
                     footer(workbook, step);
                 }
-                Event::Key('n') => match workbook.next(step.id) {
-                    Some(next) if next.exercise.is_some() => return Ok(Next::Step(next)),
-                    _ => anstream::println!("Step {} is the last step.", step.id),
+                Event::Key('n') => match next_to_watch(workbook, step) {
+                    Ok(next) => return Ok(Next::Step(next)),
+                    Err(why) => anstream::println!("{why}"),
                 },
                 Event::Key('r') => break,
                 Event::Key(_) => footer(workbook, step),
@@ -134,11 +134,33 @@ fn settle(events: &Receiver<Event>) {
     while let Ok(Event::Saved) = events.recv_timeout(DEBOUNCE) {}
 }
 
-/// The first step the learner has not done, as `cargo workbook` lists them.
-fn first_not_done(workbook: &Workbook) -> Option<&Step> {
+/// The step to do next, the one `cargo workbook` names: where `watch` without a step starts.
+fn step_to_do(workbook: &Workbook) -> Option<&Step> {
     let record = StatusRecord::load(&status::status_path(&workbook.root));
-    let steps = list::standings(workbook, &record);
-    list::next_step(&steps).map(|(step, _)| step)
+    workbook.next_to_do(&record)
+}
+
+/// Where `n` goes from `step`: the step to do next, by the same rule; or why it stays.
+fn next_to_watch<'a>(workbook: &'a Workbook, step: &Step) -> Result<&'a Step, String> {
+    match step_to_do(workbook) {
+        Some(next) if next.id == step.id => Err(format!(
+            "Step {} is the step to do next: it has not passed yet. To watch another step, quit \
+             and run {}.",
+            step.id,
+            ui::paint(ui::COMMAND, "cargo workbook watch NN")
+        )),
+        Some(next) if next.exercise.is_none() => Err(format!(
+            "The next step is {}, but exercises/{} is missing; {} brings it back.",
+            next.id,
+            next.id.exercise_package(),
+            ui::paint(ui::COMMAND, format!("cargo workbook reset {}", next.id))
+        )),
+        Some(next) => Ok(next),
+        None => Err(format!(
+            "Every step has passed: well done. To watch one again, quit and run {}.",
+            ui::paint(ui::COMMAND, "cargo workbook watch NN")
+        )),
+    }
 }
 
 /// Where the step stands, the whole workbook's progress, and the keys.
