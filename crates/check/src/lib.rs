@@ -307,6 +307,8 @@ fn describe(messages: &[Message]) -> String {
 }
 
 pub mod contract;
+pub mod finding;
+pub use finding::Hint;
 pub mod giphy;
 pub mod messaging;
 /// The OTLP receiver lives in `talk`, where `-- broker` uses it; checks reach it here.

@@ -16,7 +16,16 @@ use opentelemetry::trace::SpanId;
 use talk::telemetry::FinishedSpan;
 
 use crate::contract::hint;
+use crate::finding::Hint;
 use crate::trace::Spans;
+
+/// The consumer that breaks the trace, and what to do about it.
+pub(crate) struct Culprit<'a> {
+    pub service: &'a str,
+    /// The span whose parent is wrong.
+    pub span: &'a str,
+    pub hint: Hint,
+}
 
 /// The name of the span a consumer starts for a record.
 const PROCESS: &str = "process message";
@@ -27,39 +36,55 @@ const SEND: &str = "send message";
 /// spans prove one: first a span whose parent is the check's decoy, then a consumer whose
 /// `process message` spans all start new traces while another consumer continues its records'
 /// traces.
-pub(crate) fn culprit(spans: &Spans) -> Option<String> {
+pub(crate) fn culprit(spans: &Spans) -> Option<Culprit<'_>> {
     parent_from_current(spans).or_else(|| consumer_ignoring_headers(spans))
 }
 
 /// A span whose parent is the decoy that checks make current around the consumers: it was
-/// started from `Context::current()`, never right in a consumer, in any step.
-fn parent_from_current(spans: &Spans) -> Option<String> {
+/// started from `Context::current()`, which holds whatever context the code around the consumer
+/// happened to leave there, not the record's.
+///
+/// The decoy stands for a leaked, unrelated context. It is not an outer span that processing
+/// runs inside: the messaging conventions make such an ambient span the parent by default,
+/// with the creation context as a link; Tracing Talk's consumers have none (chapter 05).
+fn parent_from_current(spans: &Spans) -> Option<Culprit<'_>> {
     let span = spans
         .all()
         .iter()
         .find(|s| is_decoy(s.span.parent_span_id))?;
     let who = format!("{}'s {:?}", span.service, span.span.name);
     let file = source_file(&span.service);
-    let fix = if span.span.name == PROCESS {
-        hint(
-            "extract the record's context onto an empty context, \
-             TraceContextPropagator::new().extract_with_context(&Context::new(), \
-             &RecordHeaderExtractor(..)), not onto the current one (extract(..) uses \
-             Context::current()), and start \"process message\" with it",
-            "give the span the context extracted from the record's headers, onto an empty \
-             Context::new(), with span.set_parent(..) before it is first entered",
-        )
+    let decoy = "the decoy: a context that the check made current around the consumer, as an \
+                 unrelated context leaked from elsewhere in the process would be, to catch a \
+                 parent or a link taken from the current context";
+    let hint = if span.span.name == PROCESS {
+        Hint::from(format!(
+            "The parent of {who} is {decoy}. A consumer takes the creation context from the \
+             record's headers alone: extract it onto an empty context, never onto the current \
+             one, and give the span that context. In {file}."
+        ))
+        .code(hint(
+            "TraceContextPropagator::new().extract_with_context(&Context::new(), \
+             &RecordHeaderExtractor(..)), not extract(..), which starts from Context::current()",
+            "extract onto Context::new(), then span.set_parent(cx) before the span is first \
+             entered",
+        ))
     } else {
-        hint(
-            "start it with the context that holds the record's \"process message\" span: \
-             start_with_context(&tracer, &cx)",
-            "create it while the record's \"process message\" span is entered (.instrument(span))",
-        )
+        Hint::from(format!(
+            "The parent of {who} is {decoy}. Start it as a child of the record's \
+             \"process message\" span, from the context that holds that span, not from the \
+             current context. In {file}."
+        ))
+        .code(hint(
+            "start_with_context(&tracer, &cx), where cx holds the process span",
+            "create it while the process span is entered: .instrument(span) around the work",
+        ))
     };
-    Some(format!(
-        "the parent of {who} is the decoy context that the check makes current around the \
-         consumers, so it came from Context::current(), not from the record. In {file}, {fix}."
-    ))
+    Some(Culprit {
+        service: &span.service,
+        span: &span.span.name,
+        hint: hint.or_concept("context from the record"),
+    })
 }
 
 /// A consumer whose `process message` spans all start new traces, while another consumer's
@@ -69,7 +94,7 @@ fn parent_from_current(spans: &Spans) -> Option<String> {
 /// Only for spans without links (step 04, and any step before its links): a `process message`
 /// with no parent is right for a batch (step 07) or in `--consumer-trace new` mode (step 05),
 /// and those have links.
-fn consumer_ignoring_headers(spans: &Spans) -> Option<String> {
+fn consumer_ignoring_headers(spans: &Spans) -> Option<Culprit<'_>> {
     if spans.all().iter().any(|s| !s.span.links.is_empty()) {
         return None;
     }
@@ -79,19 +104,28 @@ fn consumer_ignoring_headers(spans: &Spans) -> Option<String> {
         .iter()
         .find(|c| *c != witness && only_new_traces(spans, c))?;
     let file = source_file(ignoring);
-    let fix = hint(
-        "extract the record's context from its headers onto an empty context, \
-         TraceContextPropagator::new().extract_with_context(&Context::new(), \
-         &RecordHeaderExtractor(..)), and start \"process message\" with that context as its \
-         parent",
-        "extract the record's context from its headers and give it to the span with \
-         span.set_parent(..) before the span is first entered",
-    );
-    Some(format!(
+    let hint = Hint::from(format!(
         "{ignoring}'s \"process message\" spans all start new traces, while {witness}'s \
          continue the trace of the send span that made their record: the records carry the \
-         context, and {ignoring} does not read it. In {file}, {fix}."
+         context, and {ignoring} does not read it. In {file}, extract the record's context from \
+         its headers and make it the span's parent."
     ))
+    .code(hint(
+        "TraceContextPropagator::new().extract_with_context(&Context::new(), \
+         &RecordHeaderExtractor(..)), then start \"process message\" with that context",
+        "extract the context from the headers, then span.set_parent(..) before the span is \
+         first entered",
+    ));
+    let service = spans
+        .all()
+        .iter()
+        .find(|s| s.service == *ignoring)
+        .map(|s| s.service.as_str())?;
+    Some(Culprit {
+        service,
+        span: PROCESS,
+        hint: hint.or_concept("context from the record"),
+    })
 }
 
 /// The services that made `process message` spans, in the order of their first one.

@@ -18,6 +18,8 @@ use opentelemetry::{KeyValue, Value};
 use talk::telemetry::FinishedSpan;
 use talk::waterfall;
 
+use crate::finding::{self, Finding, Hint};
+
 /// A snapshot of the spans a check captured.
 #[derive(Clone, Debug)]
 pub struct Spans {
@@ -29,6 +31,18 @@ pub struct Spans {
 pub struct SpanRef<'a> {
     spans: &'a Spans,
     span: &'a FinishedSpan,
+}
+
+/// What a failed expectation is about, for the finding that the runner reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct About<'a> {
+    /// What the assertion checks: `span`, `kind`, `attribute`, `root`, `trace`, `parent`,
+    /// `link`, `status`.
+    pub aspect: &'static str,
+    pub span: Option<&'a str>,
+    pub service: Option<&'a str>,
+    /// The concept, in words, when the hint does not name one.
+    pub concept: &'static str,
 }
 
 impl Spans {
@@ -60,7 +74,7 @@ impl Spans {
 
     /// The span named `name` from `service`. Fails with `hint` when there is none.
     #[track_caller]
-    pub fn one(&self, service: &str, name: &str, hint: &str) -> SpanRef<'_> {
+    pub fn one(&self, service: &str, name: &str, hint: impl Into<Hint>) -> SpanRef<'_> {
         match self.named(service, name).next() {
             Some(span) => SpanRef { spans: self, span },
             None => {
@@ -84,7 +98,13 @@ impl Spans {
                         list(&names)
                     )
                 };
-                self.fail(&what, hint)
+                let about = About {
+                    aspect: "span",
+                    span: Some(name),
+                    service: Some(service),
+                    concept: "a span for each operation",
+                };
+                self.fail_about(about, &what, hint.into())
             }
         }
     }
@@ -116,12 +136,50 @@ impl Spans {
     /// `propagation` module tells), the hint names that consumer instead: it is the first thing
     /// to fix, and `hint`, written for consumers that do, may blame another service.
     #[track_caller]
-    pub fn fail(&self, what: &str, hint: &str) -> ! {
-        let hint = crate::propagation::culprit(self).unwrap_or_else(|| hint.to_owned());
+    pub fn fail(&self, what: &str, hint: impl Into<Hint>) -> ! {
+        let about = About {
+            aspect: "check",
+            span: None,
+            service: None,
+            concept: "the trace contract",
+        };
+        self.fail_about(about, what, hint.into())
+    }
+
+    /// Fails the check about one aspect of one span: the finding names them, so that the
+    /// runner can tell which of the chapter's tasks it belongs to.
+    #[track_caller]
+    pub(crate) fn fail_about(&self, about: About<'_>, what: &str, hint: Hint) -> ! {
+        let (about, hint) = match crate::propagation::culprit(self) {
+            Some(culprit) => (
+                About {
+                    aspect: "trace",
+                    span: Some(culprit.span),
+                    service: Some(culprit.service),
+                    concept: "context from the record",
+                },
+                culprit.hint,
+            ),
+            None => (about, hint),
+        };
+        let concept = hint.concept.unwrap_or(about.concept);
+        let waterfall = self.waterfall();
+        finding::record(&Finding {
+            test: finding::current_test(),
+            aspect: about.aspect,
+            span: about.span,
+            service: about.service,
+            concept,
+            saw: what,
+            hint: &hint.text,
+            code: hint.code.as_deref(),
+            location: None,
+            waterfall: &waterfall,
+        });
         panic!(
-            "\n\n✗ {what}\n\n  hint: {hint}\n{}\nWhat the check captured:\n\n{}",
+            "\n\n✗ {what}\n\n  hint ({concept}): {}\n{}\nWhat the check captured:\n\n{waterfall}",
+            hint.text,
             self.unnamed_services(),
-            self.waterfall()
         )
     }
 
@@ -209,6 +267,24 @@ impl<'a> SpanRef<'a> {
         self.spans
     }
 
+    /// Fails the check about `aspect` of this span (see [`About`]).
+    #[track_caller]
+    fn fail(
+        &self,
+        aspect: &'static str,
+        concept: &'static str,
+        what: &str,
+        hint: impl Into<Hint>,
+    ) -> ! {
+        let about = About {
+            aspect,
+            span: Some(&self.span.span.name),
+            service: Some(&self.span.service),
+            concept,
+        };
+        self.spans.fail_about(about, what, hint.into())
+    }
+
     /// The span's attributes as `key=value, …`, for failure messages.
     pub fn attribute_list(&self) -> String {
         attributes(&self.span.span.attributes)
@@ -216,7 +292,7 @@ impl<'a> SpanRef<'a> {
 
     /// Expects the span to have no links.
     #[track_caller]
-    pub fn has_no_links(self, hint: &str) -> Self {
+    pub fn has_no_links(self, hint: impl Into<Hint>) -> Self {
         let links = &self.span.span.links;
         if !links.is_empty() {
             let targets: Vec<String> = links
@@ -229,7 +305,9 @@ impl<'a> SpanRef<'a> {
                     )
                 })
                 .collect();
-            self.spans.fail(
+            self.fail(
+                "link",
+                "span links",
                 &format!(
                     "{} should have no link, but it links to {}",
                     self.label(),
@@ -243,9 +321,11 @@ impl<'a> SpanRef<'a> {
 
     /// Expects the span's kind.
     #[track_caller]
-    pub fn is_kind(self, kind: SpanKind, hint: &str) -> Self {
+    pub fn is_kind(self, kind: SpanKind, hint: impl Into<Hint>) -> Self {
         if self.span.span.span_kind != kind {
-            self.spans.fail(
+            self.fail(
+                "kind",
+                "span kind",
                 &format!(
                     "{} should be a {kind:?} span; it is {:?}",
                     self.label(),
@@ -269,18 +349,22 @@ impl<'a> SpanRef<'a> {
 
     /// Expects attribute `key` to equal `value`.
     #[track_caller]
-    pub fn has_attribute(self, key: &str, value: impl Into<Value>, hint: &str) -> Self {
+    pub fn has_attribute(self, key: &str, value: impl Into<Value>, hint: impl Into<Hint>) -> Self {
         let value = value.into();
         match self.attribute(key) {
             Some(found) if *found == value => self,
-            Some(found) => self.spans.fail(
+            Some(found) => self.fail(
+                "attribute",
+                "attributes",
                 &format!(
                     "{} has {key} = {found}; the contract says {value}",
                     self.label()
                 ),
                 hint,
             ),
-            None => self.spans.fail(
+            None => self.fail(
+                "attribute",
+                "attributes",
                 &format!(
                     "{} has no attribute {key} (it should be {value}); its attributes: {}",
                     self.label(),
@@ -293,9 +377,11 @@ impl<'a> SpanRef<'a> {
 
     /// Expects attribute `key` to be set, to anything.
     #[track_caller]
-    pub fn has_attribute_key(self, key: &str, hint: &str) -> Self {
+    pub fn has_attribute_key(self, key: &str, hint: impl Into<Hint>) -> Self {
         if self.attribute(key).is_none() {
-            self.spans.fail(
+            self.fail(
+                "attribute",
+                "attributes",
                 &format!(
                     "{} has no attribute {key}; its attributes: {}",
                     self.label(),
@@ -309,9 +395,11 @@ impl<'a> SpanRef<'a> {
 
     /// Expects the span to start a trace of its own: no parent at all.
     #[track_caller]
-    pub fn is_root(self, hint: &str) -> Self {
+    pub fn is_root(self, hint: impl Into<Hint>) -> Self {
         if self.span.span.parent_span_id != SpanId::INVALID {
-            self.spans.fail(
+            self.fail(
+                "root",
+                "a new trace",
                 &format!(
                     "{} should start a new trace, but it has a parent ({})",
                     self.label(),
@@ -325,7 +413,7 @@ impl<'a> SpanRef<'a> {
 
     /// Expects the span to be in the same trace as `other`.
     #[track_caller]
-    pub fn is_in_trace_of(self, other: &SpanRef<'_>, hint: &str) -> Self {
+    pub fn is_in_trace_of(self, other: &SpanRef<'_>, hint: impl Into<Hint>) -> Self {
         if self.trace_id() != other.trace_id() {
             let detail = if self.span.span.parent_span_id == SpanId::INVALID {
                 "it started a new trace of its own".to_owned()
@@ -337,7 +425,9 @@ impl<'a> SpanRef<'a> {
             } else {
                 format!("it is in trace {}", self.trace_id())
             };
-            self.spans.fail(
+            self.fail(
+                "trace",
+                "trace context",
                 &format!(
                     "{} should be in the same trace as {} ({}), but {detail}",
                     self.label(),
@@ -352,9 +442,11 @@ impl<'a> SpanRef<'a> {
 
     /// Expects the span to be in a different trace from `other`.
     #[track_caller]
-    pub fn is_not_in_trace_of(self, other: &SpanRef<'_>, hint: &str) -> Self {
+    pub fn is_not_in_trace_of(self, other: &SpanRef<'_>, hint: impl Into<Hint>) -> Self {
         if self.trace_id() == other.trace_id() {
-            self.spans.fail(
+            self.fail(
+                "root",
+                "a new trace",
                 &format!(
                     "{} should be in a different trace from {}, but both are in {}",
                     self.label(),
@@ -369,12 +461,14 @@ impl<'a> SpanRef<'a> {
 
     /// Expects `parent` to be the span's parent.
     #[track_caller]
-    pub fn is_child_of(self, parent: &SpanRef<'_>, hint: &str) -> Self {
+    pub fn is_child_of(self, parent: &SpanRef<'_>, hint: impl Into<Hint>) -> Self {
         let data = &self.span.span;
         if data.parent_span_id != parent.span_id()
             || data.span_context.trace_id() != parent.span.span.span_context.trace_id()
         {
-            self.spans.fail(
+            self.fail(
+                "parent",
+                "the parent span",
                 &format!(
                     "{} should be a child of {}, but its parent is {}",
                     self.label(),
@@ -389,13 +483,15 @@ impl<'a> SpanRef<'a> {
 
     /// Expects a link from this span to `target`.
     #[track_caller]
-    pub fn links_to(self, target: &SpanRef<'_>, hint: &str) -> Self {
+    pub fn links_to(self, target: &SpanRef<'_>, hint: impl Into<Hint>) -> Self {
         let linked = self.span.span.links.iter().any(|link| {
             link.span_context.span_id() == target.span_id()
                 && link.span_context.trace_id() == target.span.span.span_context.trace_id()
         });
         if !linked {
-            self.spans.fail(
+            self.fail(
+                "link",
+                "span links",
                 &format!(
                     "{} should link to {}; it has {} link(s)",
                     self.label(),
@@ -410,9 +506,11 @@ impl<'a> SpanRef<'a> {
 
     /// Expects the status to be unset (the contract's "success").
     #[track_caller]
-    pub fn is_ok(self, hint: &str) -> Self {
+    pub fn is_ok(self, hint: impl Into<Hint>) -> Self {
         if let Status::Error { description } = &self.span.span.status {
-            self.spans.fail(
+            self.fail(
+                "status",
+                "span status",
                 &format!(
                     "{} should not be an error, but: {description}",
                     self.label()
@@ -425,9 +523,11 @@ impl<'a> SpanRef<'a> {
 
     /// Expects an Error status.
     #[track_caller]
-    pub fn is_error(self, hint: &str) -> Self {
+    pub fn is_error(self, hint: impl Into<Hint>) -> Self {
         if !matches!(self.span.span.status, Status::Error { .. }) {
-            self.spans.fail(
+            self.fail(
+                "status",
+                "span status",
                 &format!(
                     "{} should have an Error status; it is {:?}",
                     self.label(),

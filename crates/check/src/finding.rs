@@ -1,0 +1,150 @@
+//! What a failed expectation teaches, and the record of it that `cargo workbook` reads.
+//!
+//! A check that fails prints its message for a person reading cargo's output, as before. It also
+//! writes one JSON line per failed expectation to the file named by [`FINDINGS_ENV`], when the
+//! runner sets it. The runner reads those lines instead of scraping libtest's output, so that it
+//! can show one task's failure at a time, in the chapter's task order, and hand out the hints
+//! one level at a time (`cargo workbook hint NN`).
+//!
+//! A [`Hint`] keeps its levels apart: the words that name the concept are printed with the
+//! failure; the code, when a check has any to give, only ever goes into the JSON line, for the
+//! last level of `cargo workbook hint`. A failure printed to a learner never quotes the code to
+//! write.
+
+use std::borrow::Cow;
+use std::io::Write as _;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// The environment variable that names the file the findings go to, one JSON line each.
+pub const FINDINGS_ENV: &str = "WORKBOOK_FINDINGS";
+
+/// What a failed expectation says to do, by level.
+#[derive(Clone, Debug)]
+pub struct Hint {
+    /// The concept that is probably missing, in a few words ("span links"). `None` lets the
+    /// assertion that fails name it from what it checks.
+    pub concept: Option<&'static str>,
+    /// What to think about, in words: which idea, which file and function. Never the code.
+    pub text: Cow<'static, str>,
+    /// The code, for the last level of `cargo workbook hint`: never printed with the failure.
+    pub code: Option<Cow<'static, str>>,
+}
+
+impl Hint {
+    /// A hint that names its concept.
+    pub const fn new(concept: &'static str, text: &'static str) -> Hint {
+        Hint {
+            concept: Some(concept),
+            text: Cow::Borrowed(text),
+            code: None,
+        }
+    }
+
+    /// A hint that names its concept, with the code that the last level of
+    /// `cargo workbook hint` shows.
+    pub const fn with_code(concept: &'static str, text: &'static str, code: &'static str) -> Hint {
+        Hint {
+            concept: Some(concept),
+            text: Cow::Borrowed(text),
+            code: Some(Cow::Borrowed(code)),
+        }
+    }
+
+    /// The same hint, with code made at run time.
+    pub fn code(mut self, code: impl Into<Cow<'static, str>>) -> Hint {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// The same hint, naming `concept` unless it names one already.
+    pub(crate) fn or_concept(mut self, concept: &'static str) -> Hint {
+        self.concept.get_or_insert(concept);
+        self
+    }
+}
+
+impl From<&str> for Hint {
+    fn from(text: &str) -> Hint {
+        Hint::from(text.to_owned())
+    }
+}
+
+impl From<String> for Hint {
+    fn from(text: String) -> Hint {
+        Hint {
+            concept: None,
+            text: Cow::Owned(text),
+            code: None,
+        }
+    }
+}
+
+impl From<&String> for Hint {
+    fn from(text: &String) -> Hint {
+        Hint::from(text.clone())
+    }
+}
+
+impl From<&Hint> for Hint {
+    fn from(hint: &Hint) -> Hint {
+        hint.clone()
+    }
+}
+
+/// One failed expectation, as the runner reads it.
+#[derive(Debug, Serialize)]
+pub struct Finding<'a> {
+    /// The test that failed: libtest names the test's thread after it.
+    pub test: String,
+    /// What the assertion checks, for the chapter's task map: `link`, `parent`, `root`, `kind`,
+    /// `attribute`, `span`, `trace`, `status`, `todo`, or a check's own word.
+    pub aspect: &'a str,
+    /// The span the expectation is about (`process message`), if any.
+    pub span: Option<&'a str>,
+    /// The service whose code is at fault, if the check can tell.
+    pub service: Option<&'a str>,
+    /// The concept, in words.
+    pub concept: &'a str,
+    /// What the check saw, against what it expected.
+    pub saw: &'a str,
+    /// The hint's words (level 1).
+    pub hint: &'a str,
+    /// The hint's code (level 3), if the check has one.
+    pub code: Option<&'a str>,
+    /// `file:line` in the step's code, for a `todo!()` or a panic.
+    pub location: Option<&'a str>,
+    /// What the check captured, drawn as the terminal waterfall.
+    pub waterfall: &'a str,
+}
+
+/// Appends `finding` to the findings file, if the runner asked for one. Failing to write it only
+/// costs the runner its summary, so it is never a reason to fail differently.
+pub fn record(finding: &Finding<'_>) {
+    static WRITING: Mutex<()> = Mutex::new(());
+    let Some(path) = std::env::var_os(FINDINGS_ENV) else {
+        return;
+    };
+    let Ok(mut line) = serde_json::to_string(finding) else {
+        return;
+    };
+    line.push('\n');
+    // One test binary runs its tests on several threads: one line at a time.
+    let _writing = WRITING.lock();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
+
+/// The name of the running test: libtest runs each test on a thread named after it.
+pub fn current_test() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("unknown test")
+        .to_owned()
+}
