@@ -83,6 +83,9 @@ enum Command {
         /// Show what the step changes instead: solution NN-1 against solution NN.
         #[arg(long = "step")]
         whole_step: bool,
+        /// Also show the TODO notes and their END TODO lines, which are left out by default.
+        #[arg(long)]
+        markers: bool,
     },
     /// Put an exercise back as it was shipped (with git), after asking.
     Reset {
@@ -139,8 +142,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             test_args,
         }) => check::run(&workbook, &step, solution, &test_args),
         Some(Command::Watch { step }) => watch::run(&workbook, step.as_deref()),
-        Some(Command::Diff { step, whole_step }) => {
-            diff::run(&workbook, &step, whole_step)?;
+        Some(Command::Diff {
+            step,
+            whole_step,
+            markers,
+        }) => {
+            diff::run(&workbook, &step, whole_step, markers)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reset { step, yes }) => reset::run(&workbook, &step, yes),

@@ -112,7 +112,7 @@ fn watch_step<'a>(
                     footer(workbook, step);
                 }
                 Event::Key('d') => {
-                    if let Err(error) = diff::run(workbook, &step.id.to_string(), false) {
+                    if let Err(error) = diff::run(workbook, &step.id.to_string(), false, false) {
                         anstream::println!("{} {error:#}", ui::paint(ui::FAIL, "error:"));
                     }
                     footer(workbook, step);
