@@ -1,11 +1,16 @@
-//! The board's HTTP side: the page, `POST /api/report` and `GET /api/reports`, and nothing else.
+//! The board's HTTP side: the page, `POST /api/report`, `GET /api/reports` and
+//! `POST /api/action`, and nothing else.
 //!
 //! The board listens on the room's network, so it is built to do only this:
 //! - three static files compiled into the binary (no file is ever read from a request's path);
-//! - one write: a checked report appended to the log (`store`), at most [`MAX_BODY_BYTES`];
-//! - one read: the board's state, as JSON.
+//! - one write for learners: a checked report appended to the log (`store`), at most
+//!   [`MAX_BODY_BYTES`];
+//! - one read: the board's state, as JSON;
+//! - one write for the instructor: merge or remove a row, also appended to the log.
 //!
-//! Both API routes need `Authorization: Bearer TOKEN`. The page sends no cookies and the API
+//! The learners' routes need `Authorization: Bearer TOKEN`, the room's token that every
+//! learner has. An action needs the instructor's token instead, which only the instructor's
+//! own link to the page carries: a learner cannot remove anyone's row. The page sends no cookies and the API
 //! answers no CORS headers, so another web page open in a browser on the room's network cannot
 //! read the board or post to it.
 
@@ -25,14 +30,14 @@ use axum::{
 };
 
 use crate::{
-    board::{Board, Received},
-    report::{Invalid, Report},
+    board::{Action, Board, Received},
+    report::{self, Invalid, Report},
     store::ReportLog,
 };
 
 /// The largest report body: a report is a few hundred bytes, so 8 KiB is generous, and a larger
-/// one is answered `413` before it is read into memory.
-pub const MAX_BODY_BYTES: usize = 8 * 1024;
+/// one is answered `413` before it is read into memory. The runner keeps to the same limit.
+pub const MAX_BODY_BYTES: usize = report::MAX_BODY_BYTES;
 
 /// The most learners the board keeps. A room holds 15 to 30; the limit only stops a runaway
 /// sender with the token from making rows without end. A new name past it is answered `507`.
@@ -41,7 +46,11 @@ pub const MAX_LEARNERS: usize = 500;
 /// What every request handler shares.
 pub struct Class {
     token: String,
+    /// The token for merging and removing rows; without one, the page cannot do either.
+    instructor_token: Option<String>,
     jaeger_ui_url: Option<String>,
+    /// The join commands, shown on the page.
+    join: Vec<String>,
     /// The board and its log change together, under one lock, so that the log's order is the
     /// order in which reports were taken. A std mutex is right here: it is held for one small
     /// file append and a map update, never across an `.await`.
@@ -62,9 +71,24 @@ impl Class {
     ) -> Class {
         Class {
             token,
+            instructor_token: None,
             jaeger_ui_url,
+            join: Vec::new(),
             records: Mutex::new(Records { board, log }),
         }
+    }
+
+    /// The same board, letting whoever has `token` merge and remove rows.
+    pub fn with_instructor_token(self, token: String) -> Class {
+        Class {
+            instructor_token: Some(token),
+            ..self
+        }
+    }
+
+    /// The same board, showing the learners' join commands on its page.
+    pub fn with_join_lines(self, join: Vec<String>) -> Class {
+        Class { join, ..self }
     }
 
     /// Records one report: first in the log, then on the board, so that the board never shows
@@ -78,15 +102,31 @@ impl Class {
                 "the board already has {MAX_LEARNERS} learners"
             )));
         }
-        let received = Received {
-            at_ms: now_ms(),
-            report,
-        };
+        let received = Received::arrived(report, now_ms());
         records.log.append(&received).map_err(|error| {
             eprintln!("cannot write {}: {error}", records.log.path().display());
             ApiError::Full(format!("the board cannot store the report: {error}"))
         })?;
         records.board.record(received);
+        Ok(())
+    }
+
+    /// Carries out an instructor's action: first in the log, then on the board.
+    fn act(&self, action: Action) -> Result<(), ApiError> {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let name = match &action {
+            Action::Remove { name } => name,
+            Action::Merge { from, into } if records.board.knows(into) => from,
+            Action::Merge { into, .. } => into,
+        };
+        if !records.board.knows(name) {
+            return Err(ApiError::NoRow(name.clone()));
+        }
+        records.log.append_action(&action).map_err(|error| {
+            eprintln!("cannot write {}: {error}", records.log.path().display());
+            ApiError::Full(format!("the board cannot store the action: {error}"))
+        })?;
+        records.board.apply(&action);
         Ok(())
     }
 }
@@ -99,18 +139,26 @@ pub fn router(class: Arc<Class>) -> Router {
         .route("/api/reports", get(get_reports))
         .route_layer(middleware::from_fn_with_state(class.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let instructor = Router::new()
+        .route("/api/action", post(post_action))
+        .route_layer(middleware::from_fn_with_state(
+            class.clone(),
+            require_instructor_token,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     Router::new()
         .route("/", get(page))
         .route("/board.js", get(script))
         .route("/board.css", get(style))
         .merge(api)
+        .merge(instructor)
         .layer(middleware::from_fn(safety_headers))
         .with_state(class)
 }
 
 /// `POST /api/report`: `204` once the report is stored.
 async fn post_report(State(class): State<Arc<Class>>, body: Bytes) -> Result<StatusCode, ApiError> {
-    let report = Report::parse(&body)?;
+    let report: Report = report::parse(&body)?;
     class.record(report)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -118,9 +166,19 @@ async fn post_report(State(class): State<Arc<Class>>, body: Bytes) -> Result<Sta
 /// `GET /api/reports`: the board's state (see [`crate::board::View`]).
 async fn get_reports(State(class): State<Arc<Class>>) -> Response {
     let records = class.records.lock().unwrap_or_else(PoisonError::into_inner);
-    let view = records.board.view(now_ms(), class.jaeger_ui_url.as_deref());
+    let mut view = records.board.view(now_ms());
     drop(records);
+    view.jaeger_ui_url.clone_from(&class.jaeger_ui_url);
+    view.join.clone_from(&class.join);
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(view)).into_response()
+}
+
+/// `POST /api/action`: `204` once a merge or a removal is stored, `404` for a name with no row.
+async fn post_action(State(class): State<Arc<Class>>, body: Bytes) -> Result<StatusCode, ApiError> {
+    let action: Action = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::Invalid(Invalid::Json(error.to_string())))?;
+    class.act(action)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Lets a request through only with `Authorization: Bearer <the token>`.
@@ -132,16 +190,34 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if same_secret(given.trim(), &class.token) {
+    if same_secret(bearer(&headers), &class.token) {
         next.run(request).await
     } else {
         ApiError::Token.into_response()
     }
+}
+
+/// The same, with the instructor's token.
+async fn require_instructor_token(
+    State(class): State<Arc<Class>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    match &class.instructor_token {
+        Some(token) if same_secret(bearer(&headers), token) => next.run(request).await,
+        _ => ApiError::Token.into_response(),
+    }
+}
+
+/// The token of `Authorization: Bearer TOKEN`, or nothing.
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim()
 }
 
 /// Compares in a time that does not depend on where the first difference is, so that the
@@ -224,6 +300,8 @@ pub enum ApiError {
     Invalid(#[from] Invalid),
     #[error("{0}")]
     Full(String),
+    #[error("no learner called {0:?} on the board")]
+    NoRow(String),
 }
 
 impl IntoResponse for ApiError {
@@ -232,6 +310,7 @@ impl IntoResponse for ApiError {
             ApiError::Token => StatusCode::UNAUTHORIZED,
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Full(_) => StatusCode::INSUFFICIENT_STORAGE,
+            ApiError::NoRow(_) => StatusCode::NOT_FOUND,
         };
         let body = axum::Json(serde_json::json!({ "error": self.to_string() }));
         let mut response = (status, body).into_response();

@@ -9,11 +9,13 @@
 //! Run it with `cargo workbook class serve`, or directly with
 //! `cargo run -p class-board -- --help`. The modules:
 //!
-//! - `report`: what a learner's runner sends, and the rules it must follow;
-//! - `board`: the room's progress in memory, and the JSON the page reads;
+//! - `report`: what a learner's runner sends, and the rules it must follow (from
+//!   `crates/class-protocol`, which the runner shares);
+//! - `board`: the room's progress in memory (rows matched by name whatever the case, marked
+//!   stuck or silent, merged or removed by the instructor), and the JSON the page reads;
 //! - `store`: the append-only log of reports that a restart reads back;
-//! - `http`: the page and the two API routes, and nothing else;
-//! - `token`: the shared secret, made and kept across restarts;
+//! - `http`: the page and the three API routes, and nothing else;
+//! - `token`: the room's token and the instructor's, made and kept across restarts;
 //! - `announce`: the addresses and the join command printed at start.
 
 pub mod announce;

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use class_board::{
     announce,
-    board::Board,
+    board::{Board, Marks},
     http::{self, Class},
     store::ReportLog,
     token,
@@ -40,6 +40,12 @@ struct Args {
     /// Steps to show as columns before anyone reports them, comma-separated (01,02,...).
     #[arg(long, value_delimiter = ',')]
     steps: Vec<String>,
+    /// Mark a row "stuck" when its step has failed for longer than this.
+    #[arg(long, default_value_t = 10)]
+    stuck_minutes: u64,
+    /// Mark a row "silent" when it has not checked for longer than this.
+    #[arg(long, default_value_t = 15)]
+    silent_minutes: u64,
 }
 
 #[tokio::main]
@@ -60,7 +66,11 @@ async fn main() -> Result<()> {
     }
 
     let steps = args.steps.iter().filter(|s| !s.is_empty()).cloned();
-    let reloaded = ReportLog::open(&args.data, Board::new(steps))
+    let marks = Marks {
+        stuck_after_ms: args.stuck_minutes * 60 * 1000,
+        silent_after_ms: args.silent_minutes * 60 * 1000,
+    };
+    let reloaded = ReportLog::open(&args.data, Board::new(steps).with_marks(marks))
         .with_context(|| format!("cannot open the data file {}", args.data.display()))?;
     let (token, source) = token::resolve(args.token, &args.data).with_context(|| {
         format!(
@@ -68,6 +78,9 @@ async fn main() -> Result<()> {
             token::path_for(&args.data).display()
         )
     })?;
+    let instructor_path = token::instructor_path_for(&args.data);
+    let (instructor, _) = token::resolve_in(None, &instructor_path)
+        .with_context(|| format!("cannot keep the token in {}", instructor_path.display()))?;
 
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -102,15 +115,17 @@ async fn main() -> Result<()> {
         ),
     }
     println!();
-    print!("{}", announce::text(addr, &token, jaeger_ui_url.as_deref()));
+    print!(
+        "{}",
+        announce::text(addr, &token, Some(&instructor), jaeger_ui_url.as_deref())
+    );
     println!("\nStop with Ctrl-C: the reports stay in the data file for the next start.");
 
-    let class = Arc::new(Class::new(
-        token,
-        jaeger_ui_url,
-        reloaded.board,
-        reloaded.log,
-    ));
+    let join = announce::join_lines(addr, &token);
+    let class = Class::new(token, jaeger_ui_url, reloaded.board, reloaded.log)
+        .with_instructor_token(instructor)
+        .with_join_lines(join);
+    let class = Arc::new(class);
     axum::serve(listener, http::router(class))
         .with_graceful_shutdown(signal())
         .await?;

@@ -1,4 +1,5 @@
-//! The report log: one JSON line per accepted report, appended and never rewritten.
+//! The report log: one JSON line per accepted report or instructor's action (merge, remove),
+//! appended and never rewritten.
 //!
 //! Appending is the whole storage engine. A restart reads the lines back in order and replays
 //! them into a fresh [`Board`], so stopping the board (or a crash, or a laptop going to sleep)
@@ -11,7 +12,17 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::board::{Board, Received};
+use serde::{Deserialize, Serialize};
+
+use crate::board::{Action, Board, Received};
+
+/// One line of the log. An action's line has an `"action"` field, which no report has.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Action(Action),
+    Report(Received),
+}
 
 /// The largest the log may grow. 30 learners checking 8 steps 50 times each write about
 /// 12,000 lines of ~200 bytes, 2.4 MB; the limit only stops a runaway sender from filling the
@@ -49,8 +60,11 @@ impl ReportLog {
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<Received>(&line) {
-                    Ok(received) => board.record(received),
+                match serde_json::from_str::<Line>(&line) {
+                    Ok(Line::Report(received)) => board.record(received),
+                    Ok(Line::Action(action)) => {
+                        board.apply(&action);
+                    }
                     Err(_) => skipped += 1,
                 }
             }
@@ -86,7 +100,16 @@ impl ReportLog {
     /// stops, however it stops, leaves the line with the operating system, and only a power
     /// cut could lose the last moments, which the learners' next checks would send again.
     pub fn append(&mut self, received: &Received) -> io::Result<()> {
-        let mut line = serde_json::to_string(received).map_err(io::Error::other)?;
+        self.append_line(&serde_json::to_string(received).map_err(io::Error::other)?)
+    }
+
+    /// Appends an instructor's action, which a restart replays in its place among the reports.
+    pub fn append_action(&mut self, action: &Action) -> io::Result<()> {
+        self.append_line(&serde_json::to_string(action).map_err(io::Error::other)?)
+    }
+
+    fn append_line(&mut self, line: &str) -> io::Result<()> {
+        let mut line = line.to_string();
         line.push('\n');
         if self.is_full(line.len()) {
             return Err(io::Error::new(
@@ -117,12 +140,8 @@ mod tests {
     fn received(name: &str, at_ms: u64) -> Received {
         Received {
             at_ms,
-            report: Report {
-                name: name.into(),
-                step: "02".into(),
-                result: Outcome::Pass,
-                summary: "passes".into(),
-            },
+            arrived_ms: None,
+            report: Report::new(name, "02", Outcome::Pass, "passes"),
         }
     }
 
@@ -145,6 +164,8 @@ mod tests {
         assert_eq!(reopened.board.report_count(), 2);
         assert_eq!(reopened.skipped, 1);
         reopened.log.append(&received("dee", 4)).unwrap();
+        let remove = Action::Remove { name: "ANN".into() };
+        reopened.log.append_action(&remove).unwrap();
         drop(reopened);
 
         let again = ReportLog::open(&path, Board::default()).unwrap();
@@ -154,6 +175,7 @@ mod tests {
             "the torn line did not eat the next one"
         );
         assert!(again.board.knows("dee"));
+        assert!(!again.board.knows("ann"), "the removal was replayed");
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -43,13 +43,23 @@ pub fn path_for(log: &Path) -> PathBuf {
     log.with_extension("token")
 }
 
+/// The file that keeps the instructor's token, which merges and removes rows:
+/// `reports.instructor-token` beside `reports.jsonl`.
+pub fn instructor_path_for(log: &Path) -> PathBuf {
+    log.with_extension("instructor-token")
+}
+
 /// The token to use: `given`, or the one saved beside `log`, or a new one (then saved).
 pub fn resolve(given: Option<String>, log: &Path) -> io::Result<(String, Source)> {
+    resolve_in(given, &path_for(log))
+}
+
+/// The token to use: `given`, or the one saved in `path`, or a new one (then saved there).
+pub fn resolve_in(given: Option<String>, path: &Path) -> io::Result<(String, Source)> {
     if let Some(token) = given {
         return Ok((token, Source::Given));
     }
-    let path = path_for(log);
-    if let Ok(saved) = fs::read_to_string(&path) {
+    if let Ok(saved) = fs::read_to_string(path) {
         let saved = saved.trim();
         if is_valid(saved) {
             return Ok((saved.to_string(), Source::Saved));
@@ -59,7 +69,7 @@ pub fn resolve(given: Option<String>, log: &Path) -> io::Result<(String, Source)
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    fs::write(&path, format!("{token}\n"))?;
+    fs::write(path, format!("{token}\n"))?;
     Ok((token, Source::Made))
 }
 

@@ -16,6 +16,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-token";
+const INSTRUCTOR: &str = "instructor-token";
+const JOIN: &str = "cargo workbook class join http://192.168.1.20:7878 --token test-token";
 
 /// A board serving on a free port, with its log at `data`.
 struct TestBoard {
@@ -27,7 +29,9 @@ struct TestBoard {
 impl TestBoard {
     async fn start(data: &Path) -> TestBoard {
         let opened = ReportLog::open(data, Board::new(["01".to_string()])).unwrap();
-        let class = Class::new(TOKEN.into(), None, opened.board, opened.log);
+        let class = Class::new(TOKEN.into(), None, opened.board, opened.log)
+            .with_instructor_token(INSTRUCTOR.into())
+            .with_join_lines(vec![JOIN.into()]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = http::router(Arc::new(class));
@@ -54,6 +58,17 @@ impl TestBoard {
     async fn report(&self, name: &str, step: &str, result: &str) -> StatusCode {
         let body = json!({ "name": name, "step": step, "result": result, "summary": "s" });
         self.post(Some(TOKEN), body.to_string()).await
+    }
+
+    async fn post_json(&self, path: &str, token: &str, body: Value) -> StatusCode {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 
     async fn view(&self) -> View {
@@ -230,13 +245,20 @@ async fn a_restarted_board_keeps_its_reports() {
         board.report("bo", "02", "fail").await,
         StatusCode::NO_CONTENT
     );
-    let before = serde_json::to_value(board.view().await.learners).unwrap();
+    // What was recorded; how long ago, and the marks that follow from it, move with the clock.
+    let recorded = |view: View| -> Vec<Value> {
+        view.learners
+            .iter()
+            .map(|l| json!([l.name, l.checks, serde_json::to_value(&l.steps).unwrap()]))
+            .collect()
+    };
+    let before = recorded(board.view().await);
     board.stop().await;
 
     let board = TestBoard::start(&data).await;
     let view = board.view().await;
     assert_eq!(view.reports, 2);
-    assert_eq!(serde_json::to_value(view.learners).unwrap(), before);
+    assert_eq!(recorded(view), before);
     assert_eq!(
         board.report("ann", "02", "pass").await,
         StatusCode::NO_CONTENT
@@ -244,5 +266,101 @@ async fn a_restarted_board_keeps_its_reports() {
     let ann: Value = serde_json::to_value(&board.view().await.learners[0]).unwrap();
     assert_eq!(ann["steps"]["01"]["result"], "pass");
     assert_eq!(ann["steps"]["02"]["result"], "pass");
+    board.stop().await;
+}
+
+/// A report says what kind of failure and where, and how long ago its check ran: a report that
+/// waited ten minutes in the learner's queue is dated ten minutes back, by the board's clock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_says_why_and_keeps_the_time_of_its_check() {
+    let data = temp_data("why");
+    let board = TestBoard::start(&data).await;
+    let report = json!({
+        "name": "Ada", "step": "03", "result": "fail", "summary": "the app reached a todo!()",
+        "kind": "todo", "place": "exercises/exercise-03/src/chat_api.rs:42",
+        "checked_at": 1, "age_ms": 600_000, "duration_ms": 3400, "hints_used": 2,
+        "laptop": "0123456789abcdef",
+    });
+    assert_eq!(
+        board.post(Some(TOKEN), report.to_string()).await,
+        StatusCode::NO_CONTENT
+    );
+    // The same learner, spelled another way, is the same row.
+    assert_eq!(
+        board.report("ADA", "01", "pass").await,
+        StatusCode::NO_CONTENT
+    );
+
+    let view = board.view().await;
+    assert_eq!(view.join, [JOIN]);
+    assert_eq!(view.learners.len(), 1);
+    let ada = &view.learners[0];
+    let cell = &ada.steps["03"];
+    assert_eq!(cell.kind, Some(class_board::report::Kind::Todo));
+    assert_eq!(
+        cell.place.as_deref(),
+        Some("exercises/exercise-03/src/chat_api.rs:42")
+    );
+    assert_eq!((cell.duration_ms, cell.hints_used), (Some(3400), 2));
+    let age = view.now_ms - cell.at_ms;
+    assert!((600_000..660_000).contains(&age), "dated {age} ms back");
+    assert_eq!(
+        ada.last_step, "01",
+        "the newest check is the last, not the last to arrive"
+    );
+    let totals: Vec<_> = view
+        .totals
+        .iter()
+        .map(|t| (t.step.as_str(), t.passed, t.tried))
+        .collect();
+    assert_eq!(totals, [("01", 1, 1), ("03", 0, 1)]);
+    board.stop().await;
+}
+
+/// Only the instructor's token merges and removes rows, and a restart replays what it did.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_instructor_merges_and_removes_rows() {
+    let data = temp_data("actions");
+    let board = TestBoard::start(&data).await;
+    for name in ["Ada Lovelace", "ada l", "test"] {
+        assert_eq!(
+            board.report(name, "01", "pass").await,
+            StatusCode::NO_CONTENT
+        );
+    }
+    let merge = json!({ "action": "merge", "from": "Ada L", "into": "ada lovelace" });
+    let remove = json!({ "action": "remove", "name": "TEST" });
+    assert_eq!(
+        board.post_json("/api/action", TOKEN, merge.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "the learners' token cannot"
+    );
+    assert_eq!(
+        board.post_json("/api/action", INSTRUCTOR, merge).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        board
+            .post_json("/api/action", INSTRUCTOR, remove.clone())
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        board.post_json("/api/action", INSTRUCTOR, remove).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        board
+            .post_json("/api/action", INSTRUCTOR, json!({ "action": "explode" }))
+            .await,
+        StatusCode::BAD_REQUEST
+    );
+    board.stop().await;
+
+    let board = TestBoard::start(&data).await;
+    let view = board.view().await;
+    let names: Vec<_> = view.learners.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["ada l"], "merged, and shown as last spelled");
+    assert_eq!(view.learners[0].checks, 2);
     board.stop().await;
 }
