@@ -96,7 +96,13 @@ pub fn run(
             (Outcome::Failed, Some(first)) => first.problem.as_str(),
             (Outcome::Failed, None) => "fails",
         };
-        class::report(&workbook.root, step.id, outcome == Outcome::Passed, summary);
+        let report = class::ClassReport::from_summary(
+            step.id,
+            outcome == Outcome::Passed,
+            outcome != Outcome::DoesNotBuild,
+            summary,
+        );
+        class::report(&workbook.root, &report);
     }
     Ok(match outcome {
         Outcome::Passed => ExitCode::SUCCESS,

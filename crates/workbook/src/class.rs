@@ -4,9 +4,10 @@
 //!   workspace, with `cargo run -p class-board`. The board needs axum and tokio, which the app
 //!   has already built there; built here they would be a second copy in `target/runner`, and
 //!   the runner would no longer build in seconds on a fresh clone.
-//! - `class join URL --token T --name NAME` (a learner) saves where the board is and prints the
-//!   `OTEL_*` exports for the room's shared Jaeger. From then on, every `check` reports its
-//!   result to the board ([`report`]).
+//! - `class join URL --token T --name NAME` (a learner) asks the board, then saves where it is
+//!   and prints the `OTEL_*` exports for the room's shared Jaeger. From then on, every `check`
+//!   reports its result to the board ([`report`]): what kind of failure, where, when the check
+//!   ran and how long it took ([`ClassReport`]).
 //! - `class env` prints those exports again, for a new terminal.
 //! - `class leave` stops the reports.
 //!
@@ -17,13 +18,15 @@
 
 use std::{
     fs,
+    hash::{BuildHasher, Hasher},
     path::{Path, PathBuf},
     process::ExitCode,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use class_protocol::{Kind, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, Outcome, Report, name_key};
 use serde::{Deserialize, Serialize};
 
 use crate::{cargo, status, steps::StepId, steps::Workbook, ui};
@@ -35,12 +38,6 @@ pub const REPORT_BUDGET: Duration = Duration::from_secs(1);
 /// The most reports kept waiting for the board. The board shows only the last report of each
 /// step, so when the wifi stays down all day the oldest can go.
 const MAX_QUEUED: usize = 50;
-
-/// The longest name the board takes, in characters (class-board's `report::MAX_NAME_CHARS`).
-const MAX_NAME_CHARS: usize = 40;
-
-/// The longest summary sent, in characters: one line of the board's table.
-const MAX_SUMMARY_CHARS: usize = 200;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -60,21 +57,33 @@ pub enum Command {
         /// then links to that learner's traces.
         #[arg(long)]
         jaeger_ui_url: Option<String>,
+        /// Mark a learner "stuck" after this many minutes failing on the same step. [default: 10]
+        #[arg(long)]
+        stuck_minutes: Option<u64>,
+        /// Mark a learner "silent" after this many minutes without a check. [default: 15]
+        #[arg(long)]
+        silent_minutes: Option<u64>,
     },
     /// (learner) Report every check to the class board, and print the exports for the room's
     /// shared Jaeger.
     Join {
-        /// The board's address, as the instructor gives it: http://HOST:7878
+        /// The board's address, as the instructor gives it: http://HOST:7878 (a pasted link to
+        /// the board's page, with its #token=…, works too).
         url: String,
-        /// The board's token, as the instructor gives it.
+        /// The board's token, as the instructor gives it (not needed when the address carries
+        /// #token=…).
         #[arg(long)]
-        token: String,
+        token: Option<String>,
         /// Your name on the board (1 to 40 characters).
         #[arg(long)]
         name: String,
         /// Where the shared Jaeger runs, if not on the board's machine.
         #[arg(long)]
         jaeger_host: Option<String>,
+        /// Save the settings even though the board does not answer now (it is not started
+        /// yet, say): checks report once it does.
+        #[arg(long)]
+        offline: bool,
     },
     /// (learner) Print the exports for the room's shared Jaeger again, e.g. for a new terminal:
     /// eval "$(cargo workbook class env)"
@@ -91,13 +100,34 @@ pub fn run(workbook: &Workbook, command: Command) -> Result<ExitCode> {
             token,
             data,
             jaeger_ui_url,
-        } => serve(workbook, addr, token, data, jaeger_ui_url),
+            stuck_minutes,
+            silent_minutes,
+        } => {
+            let mut extra = Vec::new();
+            if let Some(minutes) = stuck_minutes {
+                extra.push(format!("--stuck-minutes={minutes}"));
+            }
+            if let Some(minutes) = silent_minutes {
+                extra.push(format!("--silent-minutes={minutes}"));
+            }
+            serve(workbook, addr, token, data, jaeger_ui_url, &extra)
+        }
         Command::Join {
             url,
             token,
             name,
             jaeger_host,
-        } => join(dir, &url, &token, &name, jaeger_host),
+            offline,
+        } => join(
+            dir,
+            &Joining {
+                url,
+                token,
+                name,
+                jaeger_host,
+                offline,
+            },
+        ),
         Command::Env => {
             let settings = Settings::load(dir)
                 .context("not in class mode: join first with cargo workbook class join")?;
@@ -116,6 +146,7 @@ fn serve(
     token: Option<String>,
     data: Option<PathBuf>,
     jaeger_ui_url: Option<String>,
+    extra: &[String],
 ) -> Result<ExitCode> {
     let mut command = cargo::command(&workbook.root);
     command.args(["run", "-q", "-p", "class-board", "--"]);
@@ -135,6 +166,7 @@ fn serve(
     }
     let steps: Vec<String> = workbook.steps.iter().map(|s| s.id.to_string()).collect();
     command.arg(format!("--steps={}", steps.join(",")));
+    command.args(extra);
     anstream::println!(
         "{}",
         ui::paint(
@@ -161,6 +193,10 @@ struct Settings {
     name: String,
     /// Where the room's Jaeger runs: the board's host unless `--jaeger-host` said otherwise.
     jaeger_host: String,
+    /// A random id made at the first join in this clone, sent with every report: the board
+    /// tells two laptops that picked the same name apart by it.
+    #[serde(default)]
+    laptop: String,
 }
 
 impl Settings {
@@ -187,15 +223,6 @@ fn state_dir(root: &Path) -> PathBuf {
         .map_or(root.join("target"), Path::to_path_buf)
 }
 
-/// One report, as `POST /api/report` takes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Report {
-    name: String,
-    step: String,
-    result: String,
-    summary: String,
-}
-
 fn queue_path(dir: &Path) -> PathBuf {
     dir.join("class-queue.json")
 }
@@ -218,56 +245,131 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     Ok(())
 }
 
-/// `class join`: checks what it can, saves the settings, and prints the exports.
-fn join(
-    dir: &Path,
-    url: &str,
-    token: &str,
-    name: &str,
+/// What `class join` was given.
+#[derive(Debug, Clone, Default)]
+struct Joining {
+    url: String,
+    token: Option<String>,
+    name: String,
     jaeger_host: Option<String>,
-) -> Result<ExitCode> {
-    let url = url.trim().trim_end_matches('/').to_string();
-    let Some(host) = host_of(&url) else {
+    offline: bool,
+}
+
+/// A board address as a learner may paste it: `http://HOST:PORT`, with or without a trailing
+/// `/`, a bare `HOST:PORT`, or the board page's own link, `http://HOST:PORT/#token=T`. Gives
+/// the address (`http://HOST:PORT`) and the token the link carried.
+fn parse_board_url(input: &str) -> Result<(String, Option<String>)> {
+    let input = input.trim();
+    let (address, fragment) = match input.split_once('#') {
+        Some((address, fragment)) => (address, Some(fragment)),
+        None => (input, None),
+    };
+    let token = fragment.and_then(|fragment| {
+        fragment
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("token="))
+            .map(str::to_string)
+            .filter(|token| !token.is_empty())
+    });
+    let url = if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    };
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.trim_end_matches('/')),
+        None => url,
+    };
+    if host_of(&url).is_none() || url[7..].contains('/') {
         bail!(
-            "{url} is not a board address: the instructor's looks like http://192.168.1.20:7878 \
+            "{input} is not a board address: the instructor's looks like http://192.168.1.20:7878 \
              (plain http; the board does not speak https)"
         );
+    }
+    Ok((url, token))
+}
+
+/// `class join`: asks the board, then saves the settings and prints the exports.
+fn join(dir: &Path, joining: &Joining) -> Result<ExitCode> {
+    let (url, linked_token) = parse_board_url(&joining.url)?;
+    let token = match (&joining.token, linked_token) {
+        (Some(given), Some(linked)) if given.trim() != linked => bail!(
+            "the address carries the token {linked:?} and --token says {given:?}: give one of them"
+        ),
+        (Some(given), _) => given.trim().to_string(),
+        (None, Some(linked)) => linked,
+        (None, None) => bail!(
+            "the board's token is missing: add --token T as the instructor gives it (or paste \
+             the board's link, which ends in #token=T)"
+        ),
     };
-    let name = name.trim().to_string();
+    let host = host_of(&url).unwrap_or_default().to_string();
+    let name = joining.name.trim().to_string();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(char::is_control)
     {
         bail!("--name must be 1 to {MAX_NAME_CHARS} characters (letters, digits, spaces, …)");
     }
+    let earlier = Settings::load(dir);
     let settings = Settings {
-        jaeger_host: jaeger_host.unwrap_or_else(|| host.to_string()),
+        jaeger_host: joining.jaeger_host.clone().unwrap_or(host),
         url,
-        token: token.trim().to_string(),
+        token,
         name,
+        // The same laptop keeps its id when it joins again.
+        laptop: earlier
+            .as_ref()
+            .map(|settings| settings.laptop.clone())
+            .filter(|laptop| !laptop.is_empty())
+            .unwrap_or_else(new_laptop_id),
     };
 
     // Ask the board now, so that a wrong address or token shows up here rather than as
-    // reports that never arrive. A board that cannot be reached is fine: the wifi may come back.
-    let reachable = match ask_board(&settings) {
-        Ok(()) => true,
+    // reports that never arrive.
+    let answer = ask_board(&settings);
+    let board = match answer {
+        Ok(board) => Some(board),
         Err(Refusal::Token) => bail!(
             "the board at {} refused the token {:?}: check it with your instructor",
             settings.url,
             settings.token
         ),
+        Err(Refusal::Unreachable(error)) if !joining.offline => bail!(
+            "the board at {} does not answer ({error}). Check the address with your instructor: \
+             open {}/ in a browser on this laptop; if it does not load either, see \
+             Troubleshooting, \"Class mode\" (book/src/reference/troubleshooting.md). To save \
+             the settings anyway and report once the board answers, add --offline.",
+            settings.url,
+            settings.url
+        ),
         Err(Refusal::Unreachable(error)) => {
             anstream::println!(
-                "{} the board at {} could not be asked ({error}). Your settings are saved \
-                 anyway: checks will report once it answers.",
+                "{} the board at {} does not answer ({error}); with --offline the settings are \
+                 saved anyway, and checks report once it answers.",
                 ui::paint(ui::FAIL, "note:"),
                 settings.url
             );
-            false
+            None
         }
     };
+    let rejoining = earlier.as_ref().is_some_and(|earlier| {
+        earlier.url == settings.url && name_key(&earlier.name) == name_key(&settings.name)
+    });
+    if let Some(board) = &board
+        && !rejoining
+        && board.has_learner(&settings.name)
+    {
+        anstream::println!(
+            "{} someone called {:?} already reports to this board (names match whatever their \
+             case). If that is not you, join again with another --name, or your checks will \
+             share one row.",
+            ui::paint(ui::FAIL, "note:"),
+            settings.name
+        );
+    }
     settings.save(dir)?;
-    if reachable {
+    if board.is_some() {
         anstream::println!(
             "{} You are on the class board as {:?}; the room's progress is at {}/#token={}",
             ui::paint(ui::PASS, "Joined."),
@@ -287,6 +389,19 @@ fn join(
     );
     print!("{}", exports(&settings));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A random id for this clone: 16 hex digits from the standard library's randomly seeded
+/// hasher (each `RandomState` gets fresh keys), mixed with the time and the process.
+fn new_laptop_id() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
 }
 
 /// The host of an `http://HOST:PORT` address (`[::1]` keeps its brackets), or `None` when
@@ -313,27 +428,10 @@ fn exports(settings: &Settings) -> String {
     )
 }
 
-/// The learner's `service.namespace`: the name with every character other than a letter, a
-/// digit, `-`, `_` or `.` turned into `-`, so that it needs no quoting in the export and holds
-/// no `,` or `=`, which `OTEL_RESOURCE_ATTRIBUTES` would split on.
-///
-/// The board computes the same value for its links to Jaeger: keep this function the same as
-/// `namespace` in `crates/class-board/src/report.rs` (their tests share examples).
+/// The learner's `service.namespace`: the board links each name to a search for the same
+/// value (`class_protocol::namespace` says how it is made).
 fn namespace(name: &str) -> String {
-    let mut namespace = String::new();
-    for c in name.trim().chars() {
-        if c.is_alphanumeric() || matches!(c, '_' | '.') {
-            namespace.push(c);
-        } else if !namespace.ends_with('-') {
-            namespace.push('-');
-        }
-    }
-    let namespace = namespace.trim_matches('-');
-    if namespace.is_empty() {
-        "learner".to_string()
-    } else {
-        namespace.to_string()
-    }
+    class_protocol::namespace(name)
 }
 
 /// `class leave`: forgets the settings and whatever was still waiting to be sent.
@@ -355,24 +453,168 @@ fn leave(dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a check found, as the class board shows it: the kind of failure and where, when the
+/// check ran and how long it took. `check::run` fills it in; [`ClassReport::from_summary`]
+/// makes one from what a check has always had (its outcome and its first finding's line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassReport {
+    pub step: StepId,
+    pub passed: bool,
+    pub kind: Kind,
+    /// `file:line` of a compile error (see [`ErrorPlace`]), a `todo!()` or a panic.
+    pub place: Option<String>,
+    /// The step's concept that a failed expectation is about.
+    pub concept: Option<String>,
+    /// The first finding, as printed (colour and the leading `✗` are taken off here).
+    pub summary: String,
+    /// When the check ran: seconds since the Unix epoch, by this laptop's clock. A report
+    /// that waits in the queue keeps it, and is sent with its age.
+    pub checked_at: u64,
+    pub duration_ms: Option<u64>,
+    /// How many of the step's hints the learner has opened (issue 18; 0 until it is counted).
+    pub hints_used: u8,
+}
+
+impl ClassReport {
+    /// A report from a check's outcome and its first finding's line, as `check::run` prints
+    /// them, checked now. The kind and the place come from the line:
+    /// - `✗ the app reached a todo!() at FILE:LINE:COL: …` is a `todo!()` at `FILE:LINE`;
+    /// - `✗ the step's code panicked at FILE:LINE:COL: …` (or the check's, or a library's) is a
+    ///   panic there;
+    /// - any other `✗` line is a failed expectation.
+    ///
+    /// A compile error's place is not in the summary: pass the build's output through
+    /// [`ErrorPlace`] and set `place` from it.
+    pub fn from_summary(step: StepId, passed: bool, compiled: bool, summary: &str) -> ClassReport {
+        let summary = one_line(summary);
+        let (kind, place) = if passed {
+            (Kind::Passed, None)
+        } else if !compiled {
+            (Kind::CompileError, None)
+        } else if let Some(rest) = summary.strip_prefix("the app reached a todo!() at ") {
+            (Kind::Todo, place_before_colon(rest))
+        } else if let Some((_, rest)) = summary.split_once(" panicked at ") {
+            (Kind::Panic, place_before_colon(rest))
+        } else {
+            (Kind::Expectation, None)
+        };
+        ClassReport {
+            step,
+            passed,
+            kind,
+            place,
+            concept: None,
+            summary,
+            checked_at: status::seconds_since_epoch(SystemTime::now()),
+            duration_ms: None,
+            hints_used: 0,
+        }
+    }
+
+    /// The report as the board takes it, from `settings`' learner.
+    fn to_wire(&self, settings: &Settings) -> Report {
+        let mut report = Report::new(
+            &settings.name,
+            &self.step.to_string(),
+            if self.passed {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            },
+            &self.summary,
+        );
+        report.kind = Some(self.kind);
+        report.place.clone_from(&self.place);
+        report.concept.clone_from(&self.concept);
+        report.checked_at = Some(self.checked_at);
+        report.duration_ms = self.duration_ms;
+        report.hints_used = self.hints_used;
+        report.laptop = Some(settings.laptop.clone()).filter(|laptop| !laptop.is_empty());
+        report
+    }
+}
+
+/// `src/x.rs:12:5: message` gives `src/x.rs:12`: the file and the line, which is what a
+/// person looks for; the column is noise on a board.
+fn place_before_colon(text: &str) -> Option<String> {
+    let mut parts = text.splitn(4, ':');
+    let file = parts.next()?.trim();
+    let line = parts.next()?.trim();
+    (!file.is_empty() && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("{file}:{line}"))
+}
+
+/// The first compile error's place, from the compiler's output fed line by line: rendered text
+/// (`error[E0425]: …` then `  --> src/x.rs:12:5`) or `--message-format=json` lines. Warnings'
+/// places are skipped. For `check::run`, which can feed the `--no-run` build's lines to it
+/// (through `cargo::run_teed`, say) and set [`ClassReport::place`] from [`ErrorPlace::place`].
+#[derive(Debug, Default)]
+pub struct ErrorPlace {
+    /// Inside an error's rendered text, whose `-->` line gives the place.
+    in_error: bool,
+    found: Option<String>,
+}
+
+impl ErrorPlace {
+    pub fn line(&mut self, line: &str) {
+        if self.found.is_some() {
+            return;
+        }
+        let line = anstream::adapter::strip_str(line).to_string();
+        let trimmed = line.trim();
+        if trimmed.starts_with('{') {
+            self.found = json_error_place(trimmed);
+        } else if trimmed.starts_with("error") {
+            // `error: could not compile …` closes the build and has no place; `error[E…]:` and
+            // `error: …` open a diagnostic.
+            self.in_error = !trimmed.starts_with("error: could not compile");
+        } else if trimmed.starts_with("warning") {
+            self.in_error = false;
+        } else if let Some(place) = trimmed.strip_prefix("--> ")
+            && self.in_error
+        {
+            self.found = place_before_colon(place);
+        }
+    }
+
+    /// `file:line` of the first error, if one was seen.
+    pub fn place(&self) -> Option<&str> {
+        self.found.as_deref()
+    }
+}
+
+/// The primary place of a `compiler-message` whose level is `error`.
+fn json_error_place(line: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    let message = value.get("message")?;
+    if message.get("level")?.as_str()? != "error" {
+        return None;
+    }
+    let spans = message.get("spans")?.as_array()?;
+    let span = spans
+        .iter()
+        .find(|span| span["is_primary"].as_bool() == Some(true))
+        .or(spans.first())?;
+    Some(format!(
+        "{}:{}",
+        span["file_name"].as_str()?,
+        span["line_start"].as_u64()?
+    ))
+}
+
 /// After a check (from `check::run`): in class mode, sends this result to the board, with any
 /// that earlier checks could not send, within [`REPORT_BUDGET`]. Outside class mode it does
 /// nothing. It never fails: whatever goes wrong is one line of output.
-pub fn report(root: &Path, step: StepId, passed: bool, summary: &str) {
-    report_from(&state_dir(root), step, passed, summary);
+pub fn report(root: &Path, report: &ClassReport) {
+    report_from(&state_dir(root), report);
 }
 
-fn report_from(dir: &Path, step: StepId, passed: bool, summary: &str) {
+fn report_from(dir: &Path, report: &ClassReport) {
     let Some(settings) = Settings::load(dir) else {
         return;
     };
     let mut queue = load_queue(dir);
-    queue.push(Report {
-        name: settings.name.clone(),
-        step: step.to_string(),
-        result: if passed { "pass" } else { "fail" }.to_string(),
-        summary: one_line(summary),
-    });
+    queue.push(report.to_wire(&settings));
     if queue.len() > MAX_QUEUED {
         queue.drain(..queue.len() - MAX_QUEUED);
     }
@@ -427,8 +669,14 @@ fn send_queue(settings: &Settings, queue: &mut Vec<Report>, deadline: Instant) -
             sent.stopped = Some("no time left".to_string());
             return sent;
         }
+        // Its age now, by this laptop's clock: the board dates the check from its own clock
+        // minus the age, so a clock that is off does not matter.
+        let mut report = report.clone();
+        report.age_ms = report
+            .checked_at
+            .map(|at| now_ms().saturating_sub(at * 1000));
         // serde_json rather than ureq's `json` feature: the runner already has it.
-        let body = serde_json::to_string(report).expect("a report is plain strings");
+        let body = serde_json::to_string(&report).expect("a report is plain data");
         let answer = agent
             .post(format!("{}/api/report", settings.url))
             .header("Authorization", format!("Bearer {}", settings.token))
@@ -446,7 +694,7 @@ fn send_queue(settings: &Settings, queue: &mut Vec<Report>, deadline: Instant) -
             Ok(response) if matches!(response.status().as_u16(), 400 | 413) => {
                 eprintln!(
                     "note: the class board refused a report of step {} ({}); it is dropped.",
-                    report.step,
+                    queue[0].step,
                     response.status()
                 );
                 queue.remove(0);
@@ -480,18 +728,50 @@ enum Refusal {
     Unreachable(String),
 }
 
+/// What `class join` needs of the board's state: who is on it already.
+#[derive(Debug, Default, Deserialize)]
+struct BoardState {
+    #[serde(default)]
+    learners: Vec<BoardLearner>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BoardLearner {
+    name: String,
+}
+
+impl BoardState {
+    /// Whether a row answers to `name`, matched as the board matches names.
+    fn has_learner(&self, name: &str) -> bool {
+        let key = name_key(name);
+        self.learners
+            .iter()
+            .any(|learner| name_key(&learner.name) == key)
+    }
+}
+
 /// Asks the board for its state with the token, to check both before saving them.
-fn ask_board(settings: &Settings) -> Result<(), Refusal> {
+fn ask_board(settings: &Settings) -> Result<BoardState, Refusal> {
     let answer = agent()
         .get(format!("{}/api/reports", settings.url))
         .header("Authorization", format!("Bearer {}", settings.token))
         .config()
-        .timeout_global(Some(REPORT_BUDGET))
+        .timeout_global(Some(REPORT_BUDGET * 3))
         .build()
         .call();
     match answer {
         Ok(response) if response.status() == 401 => Err(Refusal::Token),
-        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(mut response) if response.status().is_success() => {
+            // Something that answers 200 with anything else is not the board.
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .filter(|value| value.get("learners").is_some())
+                .map(|value| serde_json::from_value(value).unwrap_or_default())
+                .ok_or_else(|| {
+                    Refusal::Unreachable("it answers, but it is not a class board".to_string())
+                })
+        }
         Ok(response) if response.status() == 404 => Err(Refusal::Unreachable(
             "it answered 404: is that the board's address?".to_string(),
         )),
@@ -501,6 +781,13 @@ fn ask_board(settings: &Settings) -> Result<(), Refusal> {
         ))),
         Err(error) => Err(Refusal::Unreachable(error.to_string())),
     }
+}
+
+/// Milliseconds since the Unix epoch, by this laptop's clock.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }
 
 /// An HTTP client for the board. Status codes are answers, not errors. No proxy: the board is
@@ -558,21 +845,34 @@ mod tests {
             token: "tok".to_string(),
             name: "Ada Lovelace".to_string(),
             jaeger_host: "192.168.1.20".to_string(),
+            laptop: "0123456789abcdef".to_string(),
         }
     }
 
     fn report(step: &str) -> Report {
-        Report {
-            name: "Ada Lovelace".to_string(),
-            step: step.to_string(),
-            result: "pass".to_string(),
-            summary: "passes".to_string(),
-        }
+        Report::new("Ada Lovelace", step, Outcome::Pass, "passes")
     }
 
     /// A board stand-in that answers every request with `status`, and hands each request's
     /// head and body to the test.
     fn board_answering(status: &'static str) -> (String, mpsc::Receiver<String>) {
+        board_answering_with(status, "")
+    }
+
+    /// The board's answer to `GET /api/reports` with these learners on it.
+    fn board_with(names: &[&str]) -> (String, mpsc::Receiver<String>) {
+        let learners: Vec<String> = names
+            .iter()
+            .map(|name| format!(r#"{{"name":"{name}"}}"#))
+            .collect();
+        let body = format!(r#"{{"learners":[{}]}}"#, learners.join(","));
+        board_answering_with("200 OK", Box::leak(body.into_boxed_str()))
+    }
+
+    fn board_answering_with(
+        status: &'static str,
+        body: &'static str,
+    ) -> (String, mpsc::Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (requests, received) = mpsc::channel();
@@ -581,7 +881,10 @@ mod tests {
                 let Ok(stream) = stream else { return };
                 let request = read_request(&stream);
                 let _ = requests.send(request);
-                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = (&stream).write_all(answer.as_bytes());
             }
         });
@@ -683,19 +986,18 @@ mod tests {
     #[test]
     fn joining_saves_the_settings_and_leaving_forgets_them() {
         let dir = TempDir::new();
-        let (url, _received) = board_answering("200 OK");
-        join(
-            dir.path(),
-            &format!("{url}/"),
-            "tok",
-            " Ada Lovelace ",
-            None,
-        )
-        .unwrap();
+        let (url, _received) = board_with(&[]);
+        join(dir.path(), &joining(&format!("{url}/"), " Ada Lovelace ")).unwrap();
         let saved = Settings::load(dir.path()).unwrap();
         assert_eq!(saved.url, url);
         assert_eq!(saved.name, "Ada Lovelace");
         assert_eq!(saved.jaeger_host, "127.0.0.1");
+        assert_eq!(saved.laptop.len(), 16);
+
+        // Joining again from the same clone keeps the laptop's id.
+        let (url, _received) = board_with(&["ada lovelace"]);
+        join(dir.path(), &joining(&url, "Ada Lovelace")).unwrap();
+        assert_eq!(Settings::load(dir.path()).unwrap().laptop, saved.laptop);
 
         report_to(dir.path(), "03");
         leave(dir.path()).unwrap();
@@ -704,7 +1006,17 @@ mod tests {
     }
 
     fn report_to(dir: &Path, step: &str) {
-        report_from(dir, StepId::parse_arg(step).unwrap(), true, "passes");
+        let step = StepId::parse_arg(step).unwrap();
+        report_from(dir, &ClassReport::from_summary(step, true, true, "passes"));
+    }
+
+    fn joining(url: &str, name: &str) -> Joining {
+        Joining {
+            url: url.to_string(),
+            token: Some("tok".to_string()),
+            name: name.to_string(),
+            ..Joining::default()
+        }
     }
 
     #[test]
@@ -721,7 +1033,7 @@ mod tests {
     fn a_wrong_token_is_caught_when_joining() {
         let dir = TempDir::new();
         let (url, _received) = board_answering("401 Unauthorized");
-        assert!(join(dir.path(), &url, "nope", "Ada", None).is_err());
+        assert!(join(dir.path(), &joining(&url, "Ada")).is_err());
         assert!(Settings::load(dir.path()).is_none());
     }
 
@@ -735,11 +1047,25 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{port}");
-        join(dir.path(), &url, "tok", "Ada", None).unwrap();
+        let error = join(dir.path(), &joining(&url, "Ada")).unwrap_err();
+        assert!(error.to_string().contains("--offline"), "{error}");
+        assert!(
+            Settings::load(dir.path()).is_none(),
+            "a wrong address is not saved"
+        );
+
+        let offline = Joining {
+            offline: true,
+            ..joining(&url, "Ada")
+        };
+        join(dir.path(), &offline).unwrap();
         report_to(dir.path(), "02");
         report_to(dir.path(), "03");
-        let waiting: Vec<String> = load_queue(dir.path()).into_iter().map(|r| r.step).collect();
-        assert_eq!(waiting, ["02", "03"]);
+        let waiting = load_queue(dir.path());
+        let steps: Vec<&str> = waiting.iter().map(|r| r.step.as_str()).collect();
+        assert_eq!(steps, ["02", "03"]);
+        // Each keeps the time of its own check, to be sent with its age.
+        assert!(waiting.iter().all(|r| r.checked_at.is_some()));
     }
 
     #[test]
@@ -762,22 +1088,6 @@ mod tests {
         assert_eq!(host_of("board:7878"), None);
     }
 
-    /// The same examples as the board's copy in crates/class-board/src/report.rs.
-    #[test]
-    fn namespaces_are_safe_in_otel_resource_attributes() {
-        for (name, expected) in [
-            ("Ada Lovelace", "Ada-Lovelace"),
-            ("ada", "ada"),
-            ("  Zoë  ", "Zoë"),
-            ("a,b=c", "a-b-c"),
-            ("<b>x</b>", "b-x-b"),
-            ("j.doe_2", "j.doe_2"),
-            ("!!!", "learner"),
-        ] {
-            assert_eq!(namespace(name), expected, "{name:?}");
-        }
-    }
-
     #[test]
     fn summaries_are_one_plain_line() {
         assert_eq!(
@@ -788,5 +1098,146 @@ mod tests {
             one_line(&"y".repeat(500)).chars().count(),
             MAX_SUMMARY_CHARS
         );
+    }
+    #[test]
+    fn something_that_is_not_the_board_is_refused() {
+        let dir = TempDir::new();
+        let (url, _received) = board_answering_with("200 OK", "<html>router login</html>");
+        let error = join(dir.path(), &joining(&url, "Ada")).unwrap_err();
+        assert!(error.to_string().contains("not a class board"), "{error}");
+    }
+
+    #[test]
+    fn a_pasted_board_link_is_understood() {
+        let parse = |text: &str| parse_board_url(text).unwrap();
+        let plain = ("http://192.168.1.20:7878".to_string(), None);
+        assert_eq!(parse("http://192.168.1.20:7878"), plain);
+        assert_eq!(parse(" http://192.168.1.20:7878/ "), plain);
+        assert_eq!(parse("192.168.1.20:7878"), plain);
+        let linked = (
+            "http://192.168.1.20:7878".to_string(),
+            Some("k7m2p9".to_string()),
+        );
+        assert_eq!(parse("http://192.168.1.20:7878/#token=k7m2p9"), linked);
+        assert_eq!(
+            parse("http://192.168.1.20:7878/#token=k7m2p9&instructor=x"),
+            linked
+        );
+        for bad in ["https://board:7878", "http://", "http://h:7878/api/reports"] {
+            assert!(parse_board_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_token_comes_from_the_link_or_the_flag_and_they_must_agree() {
+        let dir = TempDir::new();
+        let (url, _received) = board_with(&[]);
+        let from_link = Joining {
+            token: None,
+            ..joining(&format!("{url}/#token=tok"), "Ada")
+        };
+        join(dir.path(), &from_link).unwrap();
+        assert_eq!(Settings::load(dir.path()).unwrap().token, "tok");
+        // The saved address has no fragment: reports go to /api/report, not /#token=…/….
+        assert_eq!(Settings::load(dir.path()).unwrap().url, url);
+
+        let disagree = Joining {
+            token: Some("other".to_string()),
+            ..from_link.clone()
+        };
+        assert!(join(dir.path(), &disagree).is_err());
+        let none = Joining {
+            token: None,
+            ..joining(&url, "Ada")
+        };
+        assert!(join(dir.path(), &none).is_err());
+    }
+
+    #[test]
+    fn reports_say_what_kind_of_failure_and_where() {
+        let step = StepId::parse_arg("04").unwrap();
+        let todo = ClassReport::from_summary(
+            step,
+            false,
+            true,
+            "\u{1b}[31m✗ the app reached a todo!() at exercises/exercise-04/src/chat_api.rs:88:9: \
+             propagate the context\u{1b}[0m",
+        );
+        assert_eq!(todo.kind, Kind::Todo);
+        assert_eq!(
+            todo.place.as_deref(),
+            Some("exercises/exercise-04/src/chat_api.rs:88")
+        );
+        assert!(
+            todo.summary.starts_with("the app reached"),
+            "{}",
+            todo.summary
+        );
+
+        let panic = ClassReport::from_summary(
+            step,
+            false,
+            true,
+            "✗ the step's code panicked at exercises/exercise-04/src/kafka.rs:12:30: called \
+             `Option::unwrap()` on a `None` value",
+        );
+        assert_eq!(panic.kind, Kind::Panic);
+        assert_eq!(
+            panic.place.as_deref(),
+            Some("exercises/exercise-04/src/kafka.rs:12")
+        );
+
+        let expectation =
+            ClassReport::from_summary(step, false, true, "✗ no span named \"POST /message\"");
+        assert_eq!(
+            (expectation.kind, expectation.place),
+            (Kind::Expectation, None)
+        );
+        let build = ClassReport::from_summary(step, false, false, "does not compile");
+        assert_eq!(build.kind, Kind::CompileError);
+        let passed = ClassReport::from_summary(step, true, true, "passes");
+        assert_eq!(passed.kind, Kind::Passed);
+        assert!(passed.checked_at > 1_700_000_000, "seconds since the epoch");
+    }
+
+    #[test]
+    fn the_first_compile_error_gives_the_place_and_warnings_do_not() {
+        let mut place = ErrorPlace::default();
+        for line in [
+            "   Compiling exercise-03 v0.1.0 (/w/exercises/exercise-03)",
+            "warning: unused variable: `x`",
+            "  --> exercises/exercise-03/src/lib.rs:3:9",
+            "\u{1b}[1m\u{1b}[31merror[E0425]\u{1b}[0m: cannot find value `span` in this scope",
+            "   \u{1b}[1m\u{1b}[94m--> \u{1b}[0mexercises/exercise-03/src/chat_api.rs:42:17",
+            "error[E0308]: mismatched types",
+            "  --> exercises/exercise-03/src/other.rs:1:1",
+            "error: could not compile `exercise-03` (lib) due to 2 previous errors",
+        ] {
+            place.line(line);
+        }
+        assert_eq!(
+            place.place(),
+            Some("exercises/exercise-03/src/chat_api.rs:42")
+        );
+
+        let mut json = ErrorPlace::default();
+        json.line(r#"{"reason":"compiler-message","message":{"level":"warning","spans":[{"file_name":"a.rs","line_start":1,"is_primary":true}]}}"#);
+        json.line(r#"{"reason":"compiler-message","message":{"level":"error","spans":[{"file_name":"src/b.rs","line_start":7,"is_primary":true}]}}"#);
+        assert_eq!(json.place(), Some("src/b.rs:7"));
+        assert_eq!(ErrorPlace::default().place(), None);
+    }
+
+    #[test]
+    fn a_queued_report_is_sent_with_its_age() {
+        let (url, received) = board_answering("204 No Content");
+        let mut old = report("02");
+        old.checked_at = Some(now_ms() / 1000 - 600);
+        let mut queue = vec![old];
+        send_queue(&settings(&url), &mut queue, Instant::now() + REPORT_BUDGET);
+        let request = received.recv().unwrap();
+        let body = &request[request.find('{').unwrap()..];
+        let sent: Report = serde_json::from_str(body).unwrap();
+        let age = sent.age_ms.unwrap();
+        assert!((600_000..605_000).contains(&age), "{age}");
     }
 }

@@ -16,6 +16,7 @@
 //! - `findings`: the `✗` lines and hints of a failing check, for its summary;
 //! - `list`, `check`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
 //! - `class`: class mode, the workshop's class board (serve, join, env, leave);
+//! - `preflight`: proves a laptop is ready for the day, offline, in one line;
 //! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
 //! - `book`: the book's includes and code blocks;
 //! - `cargo`, `ui`: running cargo, and colours.
@@ -29,6 +30,7 @@ mod diff;
 mod files;
 mod findings;
 mod list;
+mod preflight;
 mod reset;
 mod scaffold;
 mod schedule;
@@ -110,6 +112,16 @@ enum Command {
         #[arg(long)]
         write: bool,
     },
+    /// Prove this laptop is ready for the workshop, offline: the toolchain, the builds, step
+    /// 01's check on the embedded Kafka, the disk; prints one line to paste into your reply.
+    Preflight {
+        /// Also check Docker Compose and that the stack's images are pulled.
+        #[arg(long)]
+        docker: bool,
+        /// Also check that the room's class board answers at this address (on the day).
+        #[arg(long, value_name = "URL")]
+        board: Option<String>,
+    },
     /// Class mode for workshops: the instructor serves a class board, learners join it and
     /// their checks report there.
     Class {
@@ -155,6 +167,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             verify::run(&workbook, &verify::Options { timings, no_tests })
         }
         Some(Command::Schedule { write }) => schedule::run(&workbook, write),
+        Some(Command::Preflight { docker, board }) => {
+            preflight::run(&workbook, &preflight::Options { docker, board })
+        }
         Some(Command::Class { command }) => class::run(&workbook, command),
     }
 }
