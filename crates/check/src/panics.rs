@@ -43,9 +43,7 @@ pub fn install() {
 /// The first `todo!()` reached so far, as a sentence for the learner.
 pub fn todo_reached() -> Option<String> {
     let panics = PANICS.lock().ok()?;
-    let todo = panics
-        .iter()
-        .find(|p| p.message.contains("not yet implemented") || p.message.contains("TODO("))?;
+    let todo = panics.iter().find(|p| is_todo(&p.message))?;
     let message = todo.message.trim_start_matches("not yet implemented: ");
     Some(format!(
         "the app reached a todo!() at {}: {message}\n  This is the part to write: replace the \
@@ -56,7 +54,33 @@ pub fn todo_reached() -> Option<String> {
 
 /// Fails at once if a `todo!()` has been reached.
 pub fn fail_if_todo_reached() {
-    if let Some(reached) = todo_reached() {
-        panic!("\n\n✗ {reached}\n");
-    }
+    let Some(reached) = todo_reached() else {
+        return;
+    };
+    let location = PANICS.lock().ok().and_then(|panics| {
+        panics
+            .iter()
+            .find(|p| is_todo(&p.message))
+            .map(|p| p.location.clone())
+    });
+    let saw = reached.lines().next().unwrap_or_default().to_owned();
+    crate::finding::record(&crate::finding::Finding {
+        test: crate::finding::current_test(),
+        aspect: "todo",
+        span: None,
+        service: None,
+        concept: "the part to write",
+        saw: &saw,
+        hint: "Replace the todo!() with your code: the chapter's Tasks section says what it \
+               should do.",
+        code: None,
+        location: location.as_deref(),
+        waterfall: "",
+    });
+    panic!("\n\n✗ {reached}\n");
+}
+
+/// Is this panic a `todo!()` of the step, or a `TODO(NN)` note of it?
+fn is_todo(message: &str) -> bool {
+    message.contains("not yet implemented") || message.contains("TODO(")
 }

@@ -137,48 +137,36 @@ fn kill_group(child: &mut std::process::Child) {
     let _ = child.kill();
 }
 
-/// One of a command's output streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout = 0,
-    Stderr = 1,
-}
-
-/// Runs `command` in the learner's terminal, like `Command::status`, but with its stdout and
-/// stderr passing through pipes: each is copied to ours as it comes, and each of its lines is
-/// also handed to `on_line` (without the line ending).
+/// Runs `command` with its stdout and stderr merged into one pipe, as a terminal would show
+/// them: each line is handed to `on_line` (without the line ending), and with `echo` the output
+/// is also copied to ours as it comes.
 ///
-/// The command sees pipes, not a terminal: pass it `--color` explicitly.
-pub fn run_teed(
+/// One pipe for both streams, as rustlings does: two pipes read by two threads interleave
+/// mid-line ("Doc-teststest with_redis… ok") when cargo's stderr and libtest's stdout write at
+/// the same moment. The command sees a pipe, not a terminal: pass it `--color` explicitly.
+pub fn run_merged(
     mut command: Command,
-    on_line: impl Fn(Stream, &str) + Sync,
+    echo: bool,
+    on_line: impl Fn(&str) + Sync,
 ) -> io::Result<ExitStatus> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let on_line = &on_line;
-    thread::scope(|scope| {
-        if let Some(from) = stdout {
-            scope.spawn(move || tee(from, io::stdout(), Stream::Stdout, on_line));
-        }
-        if let Some(from) = stderr {
-            scope.spawn(move || tee(from, io::stderr(), Stream::Stderr, on_line));
-        }
-    });
+    let (reader, writer) = io::pipe()?;
+    let mut child = command.stdout(writer.try_clone()?).stderr(writer).spawn()?;
+    // The command holds the writing ends now; ours must go (they went with `command`'s
+    // settings), or the reader would never see the end of the output.
+    drop(command);
+    let to: Box<dyn Write> = if echo {
+        Box::new(io::stdout())
+    } else {
+        Box::new(io::sink())
+    };
+    tee(reader, to, &on_line);
     child.wait()
 }
 
 /// Copies `from` to `to` chunk by chunk, so that half a line (libtest's `test name ... `)
 /// shows at once, and hands each whole line to `on_line`. It reads to the end even when `to`
 /// fails (a closed pipe), so that the command never blocks on a full pipe.
-fn tee(
-    mut from: impl Read,
-    mut to: impl Write,
-    stream: Stream,
-    on_line: &(impl Fn(Stream, &str) + Sync),
-) {
+fn tee(mut from: impl Read, mut to: impl Write, on_line: &(impl Fn(&str) + Sync)) {
     let mut buffer = [0; 8192];
     let mut line = Vec::new();
     let hand_over = |line: &mut Vec<u8>| {
@@ -188,7 +176,7 @@ fn tee(
         if line.ends_with(b"\r") {
             line.pop();
         }
-        on_line(stream, &String::from_utf8_lossy(line));
+        on_line(&String::from_utf8_lossy(line));
         line.clear();
     };
     loop {
@@ -372,21 +360,11 @@ mod tests {
         let input = "one\r\ntwo, in \u{2717} two reads\n\nlast without a newline";
         let lines = Mutex::new(Vec::new());
         let mut copied = Vec::new();
-        tee(
-            Trickle(input.as_bytes()),
-            &mut copied,
-            Stream::Stderr,
-            &|stream, line: &str| {
-                lines.lock().unwrap().push((stream, line.to_string()));
-            },
-        );
+        tee(Trickle(input.as_bytes()), &mut copied, &|line: &str| {
+            lines.lock().unwrap().push(line.to_string());
+        });
         assert_eq!(String::from_utf8(copied).unwrap(), input);
-        let lines: Vec<String> = lines
-            .into_inner()
-            .unwrap()
-            .into_iter()
-            .map(|(_, l)| l)
-            .collect();
+        let lines = lines.into_inner().unwrap();
         assert_eq!(
             lines,
             [
@@ -396,6 +374,27 @@ mod tests {
                 "last without a newline"
             ]
         );
+    }
+
+    #[test]
+    fn one_pipe_keeps_the_lines_of_both_streams_whole() {
+        // A shell that writes to stdout and stderr in turns, each line in pieces.
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "for i in 1 2 3 4 5; do printf 'out%s' $i; printf 'err%s\\n' $i >&2; printf '\\n'; done",
+        ]);
+        let lines = Mutex::new(Vec::new());
+        let status = run_merged(command, false, |line| {
+            lines.lock().unwrap().push(line.to_string());
+        })
+        .unwrap();
+        assert!(status.success());
+        let lines = lines.into_inner().unwrap();
+        // Both streams arrive, whole lines only, in the order they were written.
+        assert_eq!(lines.len(), 10, "{lines:?}");
+        assert_eq!(lines[0], "out1err1");
+        assert_eq!(lines[1], "");
     }
 
     #[test]

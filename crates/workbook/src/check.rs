@@ -1,14 +1,18 @@
-//! `cargo workbook check NN`: run a step's check in the learner's terminal, remember the
+//! `cargo workbook check NN`: run a step's check, show the first thing to fix, remember the
 //! result, and say what to do next.
 //!
-//! The check is the step's `tests/`, run by plain `cargo test`, so its output is cargo's own
-//! and the same command works without the runner. The runner adds the advice around it, and
-//! never moves on by itself: the learner decides when to start the next step.
+//! The check is the step's `tests/`, run by plain `cargo test`, so the same command works
+//! without the runner. The runner shows one finding at a time, as rustlings shows one exercise:
+//! the first failed expectation in the chapter's task order, with what the check captured, and
+//! how many more there are. `--all` shows cargo's whole output and every finding instead. The
+//! hints come one level at a time, on request (`cargo workbook hint NN`), and the runner never
+//! moves on by itself: the learner decides when to start the next step.
 
 use std::{
-    path::Path,
-    process::{Command, ExitCode},
+    path::{Path, PathBuf},
+    process::ExitCode,
     sync::{Mutex, PoisonError},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
@@ -16,10 +20,15 @@ use anyhow::{Context, Result};
 use crate::{
     cargo, class, files,
     findings::{Collector, Finding},
+    reported::{self, Placed},
     status::{self, CheckResult, StatusRecord},
     steps::{Step, Workbook},
-    ui,
+    tasks, ui,
 };
+
+/// The environment variable through which the check learns where to write its findings
+/// (`crates/check/src/finding.rs`).
+const FINDINGS_ENV: &str = "WORKBOOK_FINDINGS";
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +39,29 @@ enum Outcome {
     DoesNotBuild,
 }
 
+/// What a check run found.
+struct Run {
+    outcome: Outcome,
+    /// The check's own findings, in task order.
+    reported: Vec<Placed>,
+    /// What the scraper found in the output: panics above all, which no check reports.
+    scraped: Vec<Finding>,
+    /// The first `file:line` of a compile error.
+    error_place: Option<String>,
+    /// The test run's output, shown when it holds something that no finding says.
+    output: Vec<String>,
+    duration: Duration,
+}
+
 /// Runs the check of the step named `arg`: the exercise's, or with `solution` the solution's
-/// (for maintainers; it does not touch the learner's record). `test_args` go to the test
+/// (for maintainers; it does not touch the learner's record). With `all`, cargo's whole output
+/// and every finding are shown, not just the first finding. `test_args` go to the test
 /// binaries, e.g. a test name to run only that test.
 pub fn run(
     workbook: &Workbook,
     arg: &str,
     solution: bool,
+    all: bool,
     test_args: &[String],
 ) -> Result<ExitCode> {
     let step = workbook.resolve(arg)?;
@@ -74,65 +99,137 @@ pub fn run(
         step.title()
     );
     anstream::println!("{}", ui::paint(ui::NOTE, title));
-    let (outcome, findings) = test(workbook, &package, dir, test_args)?;
+    let findings_file = findings_path(workbook, step, solution);
+    let run = test(
+        workbook,
+        step,
+        &package,
+        dir,
+        &findings_file,
+        all,
+        test_args,
+    )?;
 
     println!();
-    summarise(&findings);
+    let shown = summarise(step, &run, all);
     if solution {
-        let verdict = match outcome {
+        let verdict = match run.outcome {
             Outcome::Passed => ui::paint(ui::PASS, "passes"),
             Outcome::Failed => ui::paint(ui::FAIL, "fails"),
             Outcome::DoesNotBuild => ui::paint(ui::FAIL, "does not compile"),
         };
         anstream::println!("{} {verdict}.", workbook.relative(dir));
     } else {
-        remember(workbook, step, outcome);
-        advise(workbook, step, outcome);
+        remember(workbook, step, run.outcome);
+        advise(workbook, step, run.outcome, shown);
         // Class mode (`cargo workbook class join`): tell the class board, within a second, and
         // never fail the check for it.
-        let summary = match (outcome, findings.first()) {
-            (Outcome::Passed, _) => "passes",
-            (Outcome::DoesNotBuild, _) => "does not compile",
-            (Outcome::Failed, Some(first)) => first.problem.as_str(),
-            (Outcome::Failed, None) => "fails",
-        };
-        let report = class::ClassReport::from_summary(
-            step.id,
-            outcome == Outcome::Passed,
-            outcome != Outcome::DoesNotBuild,
-            summary,
-        );
-        class::report(&workbook.root, &report);
+        class::report(&workbook.root, &class_report(workbook, step, &run));
     }
-    Ok(match outcome {
+    Ok(match run.outcome {
         Outcome::Passed => ExitCode::SUCCESS,
         Outcome::Failed | Outcome::DoesNotBuild => ExitCode::FAILURE,
     })
 }
 
-/// `cargo test -p <package>` in the crate at `dir`, with cargo's output going to the terminal
-/// as it comes; for a failing run, also what its `✗` lines found.
+/// Where a step's check writes its findings: `target/workbook/findings-05.jsonl`, beside the
+/// status record. It is kept after the run, for `cargo workbook hint`.
+pub fn findings_path(workbook: &Workbook, step: &Step, solution: bool) -> PathBuf {
+    let status = status::status_path(&workbook.root);
+    let dir = status.parent().unwrap_or(&workbook.root).to_path_buf();
+    let suffix = if solution { "-solution" } else { "" };
+    dir.join(format!("findings-{}{suffix}.jsonl", step.id))
+}
+
+/// The findings of the last check of `step`, in task order.
+pub fn last_findings(workbook: &Workbook, step: &Step) -> Vec<Placed> {
+    let reported = reported::read(&findings_path(workbook, step, false));
+    let chapter = chapter_text(step);
+    let crate_files = step
+        .exercise
+        .as_ref()
+        .and_then(|dir| files::read_crate(dir).ok())
+        .unwrap_or_default();
+    let test_files = test_files(&crate_files);
+    reported::in_task_order(reported, &tasks::tasks(&chapter), &test_files)
+}
+
+/// The step's chapter, or nothing when it is missing.
+pub fn chapter_text(step: &Step) -> String {
+    step.chapter
+        .as_ref()
+        .and_then(|chapter| std::fs::read_to_string(&chapter.path).ok())
+        .unwrap_or_default()
+}
+
+/// The texts of a crate's test files, in the order cargo runs them.
+fn test_files(crate_files: &files::CrateFiles) -> Vec<&str> {
+    files::under(crate_files, "tests")
+        .into_iter()
+        .filter(|(path, _)| path.ends_with(".rs"))
+        .filter_map(|(_, bytes)| std::str::from_utf8(bytes).ok())
+        .collect()
+}
+
+/// The cargo arguments that pick the targets a check needs: the library's unit tests (step
+/// 04's carrier has some) and the integration tests in `tests/`. The binary's empty unit-test
+/// harness and the doc-tests would only cost time.
+const TARGETS: [&str; 4] = ["--lib", "--test", "*", "--no-fail-fast"];
+
+/// `cargo test -p <package>` in the crate at `dir`, and what it found.
 ///
-/// It builds first (`--no-run`), so that a compile error gets advice about compile errors
-/// rather than about the step's concepts; the test run then finds everything built.
+/// It builds first (`--no-run`, its output in the terminal), so that a compile error gets
+/// advice about compile errors rather than about the step's concepts; the test run then finds
+/// everything built. Its output goes to the terminal only with `all`: otherwise the summary
+/// shows what matters.
 fn test(
     workbook: &Workbook,
+    step: &Step,
     package: &str,
     dir: &Path,
+    findings_file: &Path,
+    all: bool,
     test_args: &[String],
-) -> Result<(Outcome, Vec<Finding>)> {
+) -> Result<Run> {
+    let started = Instant::now();
     let mut build = cargo::command(&workbook.root);
-    build.args([
-        "test",
-        "-p",
-        package,
-        "--no-run",
-        &format!("--color={}", ui::cargo_colour()),
-    ]);
-    if !succeeds(build, package)? {
-        return Ok((Outcome::DoesNotBuild, Vec::new()));
+    build.args(["test", "-p", package, "--no-run"]);
+    build.args(TARGETS);
+    build.arg(format!("--color={}", ui::cargo_colour()));
+    let error_place = Mutex::new(class::ErrorPlace::default());
+    let built = cargo::run_merged(build, true, |line| {
+        lock(&error_place).line(line);
+    })
+    .with_context(|| cannot_run(package))?;
+    if !built.success() {
+        return Ok(Run {
+            outcome: Outcome::DoesNotBuild,
+            reported: Vec::new(),
+            scraped: Vec::new(),
+            error_place: error_place
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .place()
+                .map(str::to_string),
+            output: Vec::new(),
+            duration: started.elapsed(),
+        });
     }
 
+    if let Some(dir) = findings_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    // A missing file is what we want: the check appends to it.
+    let _ = std::fs::remove_file(findings_file);
+    if !all {
+        anstream::println!(
+            "{}",
+            ui::paint(
+                ui::NOTE,
+                "Running the check… (--all shows cargo's whole output)"
+            )
+        );
+    }
     // The run's output goes through a pipe (to be read for the summary), so cargo and libtest
     // cannot ask the terminal about colour: decide for them.
     let colour = match ui::cargo_colour() {
@@ -140,68 +237,201 @@ fn test(
         _ => "always",
     };
     let mut test = cargo::command(&workbook.root);
-    test.args(["test", "-p", package, &format!("--color={colour}"), "--"]);
-    test.args(["--color", colour]);
+    test.args(["test", "-p", package]);
+    test.args(TARGETS);
+    test.args([&format!("--color={colour}"), "--", "--color", colour]);
     test.args(test_args);
+    test.env(FINDINGS_ENV, findings_file);
     // No backtraces, whatever the learner's shell sets: a check's failures are panics, and with
     // RUST_BACKTRACE=1 each one prints a backtrace through tokio's runtime that drowns the
     // check's own message (328 lines of output instead of 136 in a learner trial). The `✗`
     // line, its hint and the waterfall say what is wrong; a backtrace says nothing more.
     test.env("RUST_BACKTRACE", "0");
     let collector = Mutex::new(Collector::default());
-    let status = cargo::run_teed(test, |stream, line| {
-        // A poisoned lock only means that the other stream's reader panicked.
-        let mut collector = collector.lock().unwrap_or_else(PoisonError::into_inner);
-        collector.line(stream, line);
+    let output = Mutex::new(Vec::new());
+    let status = cargo::run_merged(test, all, |line| {
+        lock(&collector).line(line);
+        lock(&output).push(line.to_string());
     })
     .with_context(|| cannot_run(package))?;
+    let output = output.into_inner().unwrap_or_else(PoisonError::into_inner);
     if status.success() {
-        return Ok((Outcome::Passed, Vec::new()));
+        let counts = cargo::count_results(&output);
+        let passed = format!("All {} tests of the check pass.", counts.passed);
+        anstream::println!("{}", ui::paint(ui::PASS, passed));
+        return Ok(Run {
+            outcome: Outcome::Passed,
+            reported: Vec::new(),
+            scraped: Vec::new(),
+            error_place: None,
+            output,
+            duration: started.elapsed(),
+        });
     }
-    // The test files, in the order cargo runs them, to put the findings in the same order.
     let crate_files = files::read_crate(dir).unwrap_or_default();
-    let test_files: Vec<&str> = files::under(&crate_files, "tests")
-        .into_iter()
-        .filter(|(path, _)| path.ends_with(".rs"))
-        .filter_map(|(_, bytes)| std::str::from_utf8(bytes).ok())
-        .collect();
+    let test_files = test_files(&crate_files);
+    let chapter = chapter_text(step);
+    let reported = reported::in_task_order(
+        reported::read(findings_file),
+        &tasks::tasks(&chapter),
+        &test_files,
+    );
     let collector = collector
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
-    Ok((Outcome::Failed, collector.findings(&test_files)))
+    Ok(Run {
+        outcome: Outcome::Failed,
+        reported,
+        scraped: collector.findings(&test_files),
+        error_place: None,
+        output,
+        duration: started.elapsed(),
+    })
 }
 
-fn succeeds(mut command: Command, package: &str) -> Result<bool> {
-    let status = command.status().with_context(|| cannot_run(package))?;
-    Ok(status.success())
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means that a reader panicked; its data is still good.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn cannot_run(package: &str) -> String {
     format!("cannot run cargo test -p {package}; is cargo on your PATH?")
 }
 
-/// After a failing run, its distinct `✗` lines and panics, with their hints, again in the
-/// order of the tests: each failure above comes with a waterfall or a panic message, and the
-/// tests finish in any order, so the first failure printed is not always the first to fix.
-/// Nothing when there were none (a test binary that died without a panic, say).
-fn summarise(findings: &[Finding]) {
-    if findings.is_empty() {
-        return;
+/// What a failing run shows: first any panic that no check reported (a bug in the step's code
+/// comes before any expectation), then the first finding in task order, with its waterfall, and
+/// how many more there are; with `all`, every finding. Returns whether it showed a finding.
+fn summarise(step: &Step, run: &Run, all: bool) -> bool {
+    if run.outcome != Outcome::Failed {
+        return false;
     }
-    let problems = if findings.len() == 1 {
-        "1 problem".to_string()
-    } else {
-        format!("{} problems", findings.len())
-    };
-    let title = format!("What the check found ({problems}):");
-    anstream::println!("{}", ui::paint(ui::STRONG, title));
-    for finding in findings {
-        anstream::println!("{}", ui::paint(ui::FAIL, &finding.problem));
-        if let Some(hint) = &finding.hint {
-            println!("{hint}");
+    // The scraper's panics that the check did not report itself: the check reports its own
+    // failed expectations and todo!()s.
+    let panics: Vec<&Finding> = run
+        .scraped
+        .iter()
+        .filter(|finding| finding.problem.contains(" panicked at "))
+        .collect();
+    if run.reported.is_empty() && panics.is_empty() {
+        // Nothing that the summary understands: show what cargo said, if it was not shown.
+        if !all {
+            for line in &run.output {
+                anstream::println!("{line}");
+            }
         }
+        for finding in &run.scraped {
+            print_scraped(finding);
+        }
+        return !run.scraped.is_empty();
+    }
+    for finding in &panics {
+        print_scraped(finding);
+    }
+    let tasks = tasks::tasks(&chapter_text(step));
+    let shown: &[Placed] = if all || panics.is_empty() {
+        &run.reported
+    } else {
+        &[]
+    };
+    let shown = if all {
+        shown
+    } else {
+        &shown[..shown.len().min(1)]
+    };
+    for placed in shown {
+        print_reported(step, placed, tasks.len(), !all);
+    }
+    let more = run.reported.len() - shown.len();
+    if more > 0 {
+        let findings = if more == 1 { "finding" } else { "findings" };
+        let command = ui::paint(
+            ui::COMMAND,
+            format!("cargo workbook check {} --all", step.id),
+        );
+        println!();
+        anstream::println!(
+            "{more} more {findings} after this one, in later tasks or other tests: fix this one \
+             first, or see them all with {command}."
+        );
+    }
+    true
+}
+
+/// One finding of the check: its task and concept, where to work, what the check saw, and
+/// (with `waterfall`) what it captured.
+fn print_reported(step: &Step, placed: &Placed, task_count: usize, waterfall: bool) {
+    let finding = &placed.finding;
+    let mut heading = match &placed.task {
+        Some(task) => format!("Task {} of {task_count} · {}", task.number, finding.concept),
+        None => finding.concept.clone(),
+    };
+    if let Some(service) = &finding.service {
+        heading.push_str(&format!(" · {service}"));
+    }
+    anstream::println!("{}", ui::paint(ui::STRONG, heading));
+    if let Some(place) = placed.task.as_ref().and_then(|task| task.place.as_ref()) {
+        println!("  where: exercises/{}/{place}", step.id.exercise_package());
+    } else if let Some(location) = &finding.location {
+        println!("  where: {location}");
+    }
+    anstream::println!("{}", ui::paint(ui::FAIL, format!("✗ {}", finding.saw)));
+    if waterfall && !finding.waterfall.trim().is_empty() {
+        println!(
+            "\nWhat the check captured:\n\n{}",
+            finding.waterfall.trim_end()
+        );
     }
     println!();
+}
+
+/// A finding of the scraper: a `✗` line and its hint, or a panic.
+fn print_scraped(finding: &Finding) {
+    anstream::println!("{}", ui::paint(ui::FAIL, &finding.problem));
+    if let Some(hint) = &finding.hint {
+        println!("{hint}");
+    }
+    println!();
+}
+
+/// The class board's report of this run.
+fn class_report(workbook: &Workbook, step: &Step, run: &Run) -> class::ClassReport {
+    let first = run.reported.first();
+    let scraped = run.scraped.first().map(|finding| finding.problem.as_str());
+    let summary = match (run.outcome, first, scraped) {
+        (Outcome::Passed, ..) => "passes".to_string(),
+        (Outcome::DoesNotBuild, ..) => "does not compile".to_string(),
+        (Outcome::Failed, _, Some(problem)) if problem.contains(" panicked at ") => {
+            problem.to_string()
+        }
+        (Outcome::Failed, Some(placed), _) if placed.finding.aspect == "todo" => format!(
+            "the app reached a todo!() at {}",
+            placed.finding.location.as_deref().unwrap_or("?")
+        ),
+        (Outcome::Failed, Some(placed), _) => placed.finding.saw.clone(),
+        (Outcome::Failed, None, Some(problem)) => problem.to_string(),
+        (Outcome::Failed, None, None) => "fails".to_string(),
+    };
+    let mut report = class::ClassReport::from_summary(
+        step.id,
+        run.outcome == Outcome::Passed,
+        run.outcome != Outcome::DoesNotBuild,
+        &summary,
+    );
+    if run.outcome == Outcome::DoesNotBuild {
+        report.place = run.error_place.clone();
+    }
+    if let Some(placed) = first {
+        if report.concept.is_none() {
+            report.concept = Some(match &placed.task {
+                Some(task) => format!("task {}: {}", task.number, placed.finding.concept),
+                None => placed.finding.concept.clone(),
+            });
+        }
+    }
+    report.duration_ms = Some(run.duration.as_millis() as u64);
+    let record = StatusRecord::load(&status::status_path(&workbook.root));
+    report.hints_used = record.hints_used(step.id).min(u8::MAX as u32) as u8;
+    report
 }
 
 /// Records the result for the step list. Failing to write it is not worth failing the check.
@@ -223,7 +453,7 @@ fn remember(workbook: &Workbook, step: &Step, outcome: Outcome) {
 
 /// What to do after a check: fix the build, read the failure and the hints, or compare and
 /// move on.
-fn advise(workbook: &Workbook, step: &Step, outcome: Outcome) {
+fn advise(workbook: &Workbook, step: &Step, outcome: Outcome, shown: bool) {
     let id = step.id;
     let diff = ui::paint(ui::COMMAND, format!("cargo workbook diff {id}"));
     let check = ui::paint(ui::COMMAND, format!("cargo workbook check {id}"));
@@ -241,12 +471,21 @@ fn advise(workbook: &Workbook, step: &Step, outcome: Outcome) {
                 "{}",
                 ui::paint(ui::FAIL, format!("Step {id} does not pass yet."))
             );
-            anstream::println!(
-                "Read the failure above: a ✗ names the concept that is missing, and a panic in \
-                 the step's code is a bug to fix first. Hints: chapter {id}{}, section Hints. \
-                 Stuck? {diff} shows the solution.",
-                chapter_location(workbook, step)
-            );
+            let hint = ui::paint(ui::COMMAND, format!("cargo workbook hint {id}"));
+            if shown {
+                anstream::println!(
+                    "Fix what the finding above names (a panic in the step's code first). Hints, \
+                     one at a time: {hint}, or chapter {id}{}, section Hints. Stuck? {diff} \
+                     shows the solution.",
+                    chapter_location(workbook, step)
+                );
+            } else {
+                anstream::println!(
+                    "Read cargo's output above: it says which test failed and why. Hints: \
+                     chapter {id}{}, section Hints. Stuck? {diff} shows the solution.",
+                    chapter_location(workbook, step)
+                );
+            }
         }
         Outcome::Passed => {
             let headline = ui::paint(ui::PASS, format!("Step {id} passes."));

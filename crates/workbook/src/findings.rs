@@ -13,8 +13,6 @@
 
 use std::collections::HashSet;
 
-use crate::cargo::Stream;
-
 /// One failed expectation, as printed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Finding {
@@ -47,23 +45,23 @@ struct Seen {
     tests: Vec<String>,
 }
 
-/// What one stream has told so far.
+/// What the output has told so far.
 #[derive(Debug, Default)]
-struct StreamState {
+struct ReadState {
     /// The test whose captured output libtest is printing: `---- name stdout ----`.
     section: Option<String>,
     /// The thread that panicked last: `thread 'name' panicked at …`. A test's own thread is
     /// named after the test.
     thread: Option<String>,
-    /// The last `✗` of this stream, while its hint may still follow (blank lines between).
+    /// The last `✗`, while its hint may still follow (blank lines between).
     awaiting_hint: Option<usize>,
     /// Where the last panic happened, while its message may still follow (blank lines
     /// between): a `✗` line makes it the check's, anything else is the panic's message.
     awaiting_message: Option<String>,
 }
 
-impl StreamState {
-    /// The tests the next thing printed on this stream may belong to.
+impl ReadState {
+    /// The tests the next thing printed may belong to.
     fn tests(&self) -> Vec<String> {
         [&self.thread, &self.section]
             .into_iter()
@@ -76,21 +74,21 @@ impl StreamState {
 /// Gathers the findings from the lines of a test run, fed as they come.
 #[derive(Debug, Default)]
 pub struct Collector {
-    streams: [StreamState; 2],
+    state: ReadState,
     seen: Vec<Seen>,
 }
 
 impl Collector {
-    /// Takes one line of `stream`, without its line ending; colour codes are ignored. Each
-    /// stream is read on its own: a `✗` line and its hint are printed together, on one stream,
+    /// Takes one line of the run's output (stdout and stderr through one pipe), without its
+    /// line ending; colour codes are ignored. A `✗` line and its hint are printed together,
     /// and so are a panic's location and its message.
-    pub fn line(&mut self, stream: Stream, line: &str) {
+    pub fn line(&mut self, line: &str) {
         let line = anstream::adapter::strip_str(line).to_string();
         let line = line.trim_end();
-        if self.hint(stream, line) || self.panic_message(stream, line) {
+        if self.hint(line) || self.panic_message(line) {
             return;
         }
-        let state = &mut self.streams[stream as usize];
+        let state = &mut self.state;
         if line.starts_with("✗ ") {
             state.awaiting_hint = Some(self.seen.len());
             let finding = Finding {
@@ -116,8 +114,8 @@ impl Collector {
 
     /// Takes `line` as the hint of the `✗` before it, if one is awaited. Returns whether the
     /// line is used up (a hint, or a blank line before one).
-    fn hint(&mut self, stream: Stream, line: &str) -> bool {
-        let state = &mut self.streams[stream as usize];
+    fn hint(&mut self, line: &str) -> bool {
+        let state = &mut self.state;
         let Some(index) = state.awaiting_hint else {
             return false;
         };
@@ -138,8 +136,8 @@ impl Collector {
     /// the line is used up. A `✗` line is not used up: that panic is one of the check's
     /// failed expectations, gathered as such. Nor is a `todo!()`: the check says `✗ the app
     /// reached a todo!()` for it.
-    fn panic_message(&mut self, stream: Stream, line: &str) -> bool {
-        let state = &mut self.streams[stream as usize];
+    fn panic_message(&mut self, line: &str) -> bool {
+        let state = &mut self.state;
         let Some(location) = state.awaiting_message.take() else {
             return false;
         };
@@ -413,16 +411,11 @@ thread 'every_service_makes_its_spans' panicked at tests/spans.rs:40:9:
     #[test]
     fn the_distinct_problems_come_out_in_the_order_of_the_test_file() {
         let mut collector = Collector::default();
-        // The two streams interleaved, as two reader threads might feed them.
-        let mut stderr = STDERR.lines();
-        for line in STDOUT.lines() {
-            collector.line(Stream::Stdout, line);
-            if let Some(line) = stderr.next() {
-                collector.line(Stream::Stderr, line);
-            }
-        }
-        for line in stderr {
-            collector.line(Stream::Stderr, line);
+        // Both streams, as the one pipe that the check's output goes through delivers them:
+        // the panics of the app's own threads as they happen, libtest's report of the failed
+        // tests at the end.
+        for line in STDERR.lines().chain(STDOUT.lines()) {
+            collector.line(line);
         }
         assert_eq!(
             collector.findings(&["// no tests here\n", TEST_FILE]),
@@ -467,7 +460,7 @@ thread 'every_service_makes_its_spans' panicked at tests/spans.rs:40:9:
             "  hint: not after a ✗ line",
             "  chat-api  POST /message  Server  [██]  1.0ms  ✗ error: boom",
         ] {
-            collector.line(Stream::Stderr, line);
+            collector.line(line);
         }
         assert!(collector.findings(&[TEST_FILE]).is_empty());
     }
@@ -485,8 +478,8 @@ thread 'every_service_makes_its_spans' panicked at tests/spans.rs:40:9:
             "thread 'tests::giphy_search_is_a_client_span' (25671) panicked at tests/spans.rs:9:5:",
         ] {
             let mut collector = Collector::default();
-            collector.line(Stream::Stderr, panicked);
-            collector.line(Stream::Stderr, "✗ no span");
+            collector.line(panicked);
+            collector.line("✗ no span");
             assert_eq!(
                 collector.seen[0].tests,
                 ["tests::giphy_search_is_a_client_span"]
@@ -547,17 +540,17 @@ failures:
 test result: \u{1b}[31mFAILED\u{1b}(B\u{1b}[m. 1 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.58s
 ";
 
-    fn collect(stream: Stream, output: &str) -> Collector {
+    fn collect(output: &str) -> Collector {
         let mut collector = Collector::default();
         for line in output.lines() {
-            collector.line(stream, line);
+            collector.line(line);
         }
         collector
     }
 
     #[test]
     fn a_panic_in_the_steps_code_is_a_finding_that_says_where_to_look() {
-        let findings = collect(Stream::Stdout, PANIC_STDOUT).findings(&[KAFKA_TESTS]);
+        let findings = collect(PANIC_STDOUT).findings(&[KAFKA_TESTS]);
         // Once per place: three tests reached the same unwrap(), and the check's message
         // differs only by the port.
         assert_eq!(findings.len(), 2, "{findings:#?}");
@@ -601,7 +594,7 @@ assertion `left == right` failed: POST /message should answer 202; it answered 5
 thread 'giphy_keeps_the_trace_going' (8) panicked at /home/ann/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/routing/mod.rs:289:21:
 Cannot merge two `Router`s that both have a fallback
 ";
-        let findings = collect(Stream::Stdout, output).findings(&[KAFKA_TESTS]);
+        let findings = collect(output).findings(&[KAFKA_TESTS]);
         assert_eq!(findings.len(), 2, "{findings:#?}");
         // The first line of the message is enough: the rest is printed above.
         assert_eq!(
@@ -624,7 +617,7 @@ Cannot merge two `Router`s that both have a fallback
     #[test]
     fn a_panic_with_a_cross_or_a_todo_is_not_a_panic_finding() {
         // The check's ✗ is the finding; the todo!() is reported by the check as a ✗ too.
-        let findings = collect(Stream::Stderr, STDERR).findings(&[TEST_FILE]);
+        let findings = collect(STDERR).findings(&[TEST_FILE]);
         assert!(
             findings.iter().all(|f| !f.problem.contains("panicked at")),
             "{findings:#?}"

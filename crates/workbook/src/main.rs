@@ -13,8 +13,11 @@
 //! - `chapter`: a chapter's title and minutes;
 //! - `status`: the record of the last check of each step;
 //! - `files`: a step crate's files, for comparisons;
-//! - `findings`: the `✗` lines and hints of a failing check, for its summary;
-//! - `list`, `check`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
+//! - `reported`: the findings a check writes itself (JSON lines), in task order;
+//! - `tasks`: a chapter's tasks (and which findings are theirs) and its graded hints;
+//! - `findings`: the `✗` lines and panics scraped from a check's output, for what no check
+//!   reports;
+//! - `list`, `check`, `hint`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
 //! - `class`: class mode, the workshop's class board (serve, join, env, leave);
 //! - `preflight`: proves a laptop is ready for the day, offline, in one line;
 //! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
@@ -29,13 +32,16 @@ mod class;
 mod diff;
 mod files;
 mod findings;
+mod hint;
 mod list;
 mod preflight;
+mod reported;
 mod reset;
 mod scaffold;
 mod schedule;
 mod status;
 mod steps;
+mod tasks;
 mod ui;
 mod verify;
 mod watch;
@@ -68,9 +74,18 @@ enum Command {
         /// Check the solution instead of your exercise (for maintainers).
         #[arg(long)]
         solution: bool,
+        /// Show cargo's whole output and every finding, not just the first one to fix.
+        #[arg(long)]
+        all: bool,
         /// Passed to the test binaries, after `--`: e.g. a test name to run only that test.
         #[arg(last = true)]
         test_args: Vec<String>,
+    },
+    /// The next hint for the first thing the step's last check found: the concept, then the
+    /// documents, then the code, one at a time.
+    Hint {
+        /// The step: 3, 03 or exercise-03.
+        step: String,
     },
     /// Check a step again every time you save one of its files (keys: h hints, d diff, n next
     /// step, r run again, q quit).
@@ -109,8 +124,16 @@ enum Command {
     /// Print the instructors' schedule made from the chapters' minutes.
     Schedule {
         /// Write it to book/src/instructors/schedule.md instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["length", "reach"])]
         write: bool,
+        /// Plan one session of this length instead (3h, 180, 2h30): the steps that fit, or
+        /// with --reach, the cuts that make that step fit.
+        #[arg(long, value_parser = schedule::parse_length)]
+        length: Option<u32>,
+        /// The step the session must reach (5, 05): shortens what the book allows until it
+        /// fits, or says by how much it does not. [default length: 3h]
+        #[arg(long, value_name = "STEP")]
+        reach: Option<String>,
     },
     /// Prove this laptop is ready for the workshop, offline: the toolchain, the builds, step
     /// 01's check on the embedded Kafka, the disk; prints one line to paste into your reply.
@@ -151,8 +174,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check {
             step,
             solution,
+            all,
             test_args,
-        }) => check::run(&workbook, &step, solution, &test_args),
+        }) => check::run(&workbook, &step, solution, all, &test_args),
+        Some(Command::Hint { step }) => hint::run(&workbook, &step),
         Some(Command::Watch { step }) => watch::run(&workbook, step.as_deref()),
         Some(Command::Diff {
             step,
@@ -166,7 +191,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Verify { timings, no_tests }) => {
             verify::run(&workbook, &verify::Options { timings, no_tests })
         }
-        Some(Command::Schedule { write }) => schedule::run(&workbook, write),
+        Some(Command::Schedule {
+            write,
+            length,
+            reach,
+        }) => schedule::run(
+            &workbook,
+            &schedule::Options {
+                write,
+                length,
+                reach,
+            },
+        ),
         Some(Command::Preflight { docker, board }) => {
             preflight::run(&workbook, &preflight::Options { docker, board })
         }

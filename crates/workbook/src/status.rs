@@ -40,6 +40,21 @@ pub struct CheckRecord {
 pub struct StatusRecord {
     #[serde(default)]
     pub steps: BTreeMap<String, CheckRecord>,
+    /// The hints shown for each step (`cargo workbook hint`), by step number.
+    #[serde(default)]
+    pub hints: BTreeMap<String, HintRecord>,
+}
+
+/// How far `cargo workbook hint` went for a step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HintRecord {
+    /// The finding the hints are for (its task and concept): when the first finding of the
+    /// check changes, the hints start again at level 1.
+    pub about: String,
+    /// The last level shown for it: 1 to 3.
+    pub level: u8,
+    /// How many hints were shown for this step in all, for the class board.
+    pub used: u32,
 }
 
 impl StatusRecord {
@@ -95,6 +110,29 @@ impl StatusRecord {
 
     pub fn forget(&mut self, step: StepId) {
         self.steps.remove(&step.to_string());
+        self.hints.remove(&step.to_string());
+    }
+
+    /// The next hint level for the finding `about` of `step`, recorded as shown: 1 for a
+    /// finding not seen before, then one more each time, up to `last`.
+    pub fn next_hint(&mut self, step: StepId, about: &str, last: u8) -> u8 {
+        let hints = self.hints.entry(step.to_string()).or_default();
+        if hints.about != about {
+            hints.about = about.to_string();
+            hints.level = 0;
+        }
+        if hints.level < last {
+            hints.level += 1;
+            hints.used += 1;
+        }
+        hints.level
+    }
+
+    /// How many hints were shown for `step`.
+    pub fn hints_used(&self, step: StepId) -> u32 {
+        self.hints
+            .get(&step.to_string())
+            .map_or(0, |hints| hints.used)
     }
 }
 
@@ -160,6 +198,20 @@ mod tests {
         let loaded = StatusRecord::load(&dir.path().join("status.json"));
         let step = StepId::parse_arg("02").unwrap();
         assert_eq!(loaded.get(step).unwrap().passed_at, None);
+    }
+
+    #[test]
+    fn hints_go_one_level_at_a_time_and_start_again_for_a_new_finding() {
+        let step = StepId::parse_arg("05").unwrap();
+        let mut record = StatusRecord::default();
+        assert_eq!(record.next_hint(step, "task 2: span links", 3), 1);
+        assert_eq!(record.next_hint(step, "task 2: span links", 3), 2);
+        assert_eq!(record.next_hint(step, "task 2: span links", 3), 3);
+        // The last level is shown again, and not counted again.
+        assert_eq!(record.next_hint(step, "task 2: span links", 3), 3);
+        assert_eq!(record.hints_used(step), 3);
+        assert_eq!(record.next_hint(step, "task 3: the parent", 3), 1);
+        assert_eq!(record.hints_used(step), 4);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use notify_debouncer_full::{
 };
 
 use crate::{
-    check, diff, list,
+    check, diff, hint, list,
     status::{self, StatusRecord},
     steps::{Step, Workbook},
     ui,
@@ -96,7 +96,7 @@ fn watch_step<'a>(
     loop {
         clear_screen();
         // A failure to run cargo at all is shown, and the next save tries again.
-        if let Err(error) = check::run(workbook, &step.id.to_string(), false, &[]) {
+        if let Err(error) = check::run(workbook, &step.id.to_string(), false, false, &[]) {
             anstream::println!("{} {error:#}", ui::paint(ui::FAIL, "error:"));
         }
         footer(workbook, step);
@@ -108,7 +108,7 @@ fn watch_step<'a>(
                 }
                 Event::Key('q') | Event::Quit => return Ok(Next::Quit),
                 Event::Key('h') => {
-                    show_hints(workbook, step);
+                    hint::show_next(workbook, step);
                     footer(workbook, step);
                 }
                 Event::Key('d') => {
@@ -195,29 +195,6 @@ fn footer(workbook: &Workbook, step: &Step) {
         ui::paint(ui::COMMAND, "q"),
     );
     let _ = io::stdout().flush();
-}
-
-/// The chapter's Hints section, as written.
-fn show_hints(workbook: &Workbook, step: &Step) {
-    let Some(chapter) = &step.chapter else {
-        println!("Step {} has no chapter.", step.id);
-        return;
-    };
-    match std::fs::read_to_string(&chapter.path) {
-        Ok(text) => match hints_section(&text) {
-            Some(hints) => println!("\n{hints}"),
-            None => println!("{} has no Hints section.", workbook.relative(&chapter.path)),
-        },
-        Err(error) => println!("cannot read {}: {error}", chapter.path.display()),
-    }
-}
-
-/// From the `## Hints` heading up to the next `## ` heading.
-fn hints_section(chapter: &str) -> Option<String> {
-    let mut lines = chapter.lines().skip_while(|line| line.trim() != "## Hints");
-    let heading = lines.next()?;
-    let body: Vec<&str> = lines.take_while(|line| !line.starts_with("## ")).collect();
-    Some(format!("{heading}\n{}", body.join("\n").trim_end()))
 }
 
 fn clear_screen() {
@@ -350,16 +327,6 @@ mod tests {
     use super::*;
     use crate::testing::TempDir;
     use std::time::Instant;
-
-    #[test]
-    fn the_hints_section_runs_to_the_next_heading() {
-        let chapter = "# Step 03\n\n## Tasks\nDo it.\n\n## Hints\n\n- One.\n- Two.\n\n## Discussion\nLater.\n";
-        assert_eq!(
-            hints_section(chapter).unwrap(),
-            "## Hints\n\n- One.\n- Two."
-        );
-        assert_eq!(hints_section("# Step 03\n## Tasks\n"), None);
-    }
 
     #[test]
     fn editor_files_are_not_sources() {

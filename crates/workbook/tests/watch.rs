@@ -1,5 +1,6 @@
 //! `cargo workbook watch` as a learner uses it, on a workbook of one tiny step: each save runs
-//! the check exactly once, a compile error shows the compiler's message, and `q` quits.
+//! the check exactly once, a compile error shows the compiler's message, and `q` quits. And
+//! `cargo workbook hint`, which `h` calls: one level at a time, the code only at the last.
 //!
 //! Keys come through a pipe here, one per line; in a terminal they are single key presses.
 
@@ -29,8 +30,8 @@ struct Workbook {
 impl Workbook {
     /// A workspace with step 01: an exercise and a solution whose one test passes, and a
     /// chapter with hints.
-    fn new() -> Workbook {
-        let root = std::env::temp_dir().join(format!("workbook-watch-{}", std::process::id()));
+    fn new(test: &str) -> Workbook {
+        let root = std::env::temp_dir().join(format!("workbook-{test}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         let workbook = Workbook { root };
         workbook.write(
@@ -164,7 +165,7 @@ impl Drop for Watch {
 
 #[test]
 fn each_save_runs_the_check_once_and_q_quits() {
-    let workbook = Workbook::new();
+    let workbook = Workbook::new("watch");
     let mut watch = Watch::start(&workbook.root);
 
     watch.wait_for(FOOTER);
@@ -213,9 +214,9 @@ fn each_save_runs_the_check_once_and_q_quits() {
         later.join("\n")
     );
 
-    // `h` shows the chapter's hints without running the check.
+    // `h` gives the next hint without running the check; a step that passes needs none.
     watch.press("h");
-    watch.wait_for("The answer is 42.");
+    watch.wait_for("no hint needed");
     assert_eq!(watch.runs(), 3);
 
     watch.press("q");
@@ -228,4 +229,74 @@ fn each_save_runs_the_check_once_and_q_quits() {
         assert!(Instant::now() < deadline, "watch did not quit on q");
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The chapter of a step with a task whose marker claims the finding, and three graded hints.
+const CHAPTER_WITH_HINTS: &str = "# Step 01 · Tiny\n\n> **Time:** 5 minutes\n\n## Tasks\n\n\
+    1. Make `answer` right.\n   <!-- check: link:process message; at: src/lib.rs, answer -->\n\n\
+    ## Hints\n\n<details>\n<summary>Hint 1</summary>\n\nThink about the question.\n\n</details>\n\n\
+    <details>\n<summary>Hint 2</summary>\n\nRead the guide.\n\n</details>\n\n\
+    <details>\n<summary>Hint 3</summary>\n\nThe chapter's code.\n\n</details>\n\n## Discussion\n";
+
+/// What a check wrote about its first failure: the words, and apart from them the code.
+const FINDING: &str = "{\"test\":\"the_answer\",\"aspect\":\"link\",\"span\":\"process message\",\
+    \"service\":\"storage-service\",\"concept\":\"span links\",\"saw\":\"no link from the \
+    process span\",\"hint\":\"A process span follows from the send span.\",\
+    \"code\":\"Link::with_context(the_answer())\",\"waterfall\":\"\"}\n";
+
+#[test]
+fn hints_come_one_level_at_a_time_and_the_code_only_last() {
+    let workbook = Workbook::new("hint");
+    workbook.write("book/src/steps/01-tiny.md", CHAPTER_WITH_HINTS);
+    workbook.write("target/workbook/findings-01.jsonl", FINDING);
+    let hint = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_workbook"))
+            .args(["hint", "01"])
+            .current_dir(&workbook.root)
+            .env("CARGO_TARGET_DIR", workbook.root.join("target"))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the workbook binary runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let first = hint();
+    assert!(
+        first.contains("Hint 1 of 3 · task 1 · span links"),
+        "{first}"
+    );
+    assert!(
+        first.contains("A process span follows from the send span."),
+        "{first}"
+    );
+    assert!(first.contains("Think about the question."), "{first}");
+    let second = hint();
+    assert!(second.contains("Hint 2 of 3"), "{second}");
+    assert!(second.contains("Read the guide."), "{second}");
+    for text in [&first, &second] {
+        assert!(
+            !text.contains("Link::with_context"),
+            "code before the last level:\n{text}"
+        );
+    }
+    let third = hint();
+    assert!(third.contains("Hint 3 of 3"), "{third}");
+    assert!(
+        third.contains("Link::with_context(the_answer())"),
+        "{third}"
+    );
+    // Asking again shows the last level again.
+    let again = hint();
+    assert!(
+        again.contains("Hint 3 of 3") && again.contains("last hint"),
+        "{again}"
+    );
+
+    // A new first finding starts again at level 1.
+    workbook.write(
+        "target/workbook/findings-01.jsonl",
+        &FINDING.replace("storage-service", "giphy-service"),
+    );
+    assert!(hint().contains("Hint 1 of 3"));
 }
