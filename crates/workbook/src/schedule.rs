@@ -4,6 +4,10 @@
 //! chapter's **Time** line, run `cargo workbook schedule --write`, and both session plans move.
 //! Verify fails while the page is stale. The rules are written on the page itself (see
 //! [`render_page`]); the arithmetic is [`plan`].
+//!
+//! `cargo workbook schedule --length 3h --reach 05` plans a session of any length that must
+//! reach a given step: it takes the [`CUTS`] that the book allows, one by one, until the plan
+//! fits, and says which it took, or by how much the plan is still too long ([`fit`]).
 
 use std::{fmt::Write as _, fs, process::ExitCode};
 
@@ -21,17 +25,74 @@ pub const PAGE: &str = "book/src/instructors/schedule.md";
 const WELCOME: u32 = 10;
 const SETUP_CHECK: u32 = 15;
 const WRAP_UP: u32 = 10;
+
+/// One thing a session may shorten to reach a step, as "Running the workshop" allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The setup check becomes a show of hands: every laptop sent its `preflight ok` line.
+    ShortSetupCheck,
+    /// Step 01, the tour of the app, becomes a demo on the projector.
+    FirstStepAsDemo,
+    /// One break in the middle rather than one every hour.
+    OneBreak,
+}
+
+/// The cuts, in the order they are taken: the cheapest to the learning first.
+pub const CUTS: [Cut; 3] = [Cut::ShortSetupCheck, Cut::FirstStepAsDemo, Cut::OneBreak];
+
+/// The setup check's minutes with [`Cut::ShortSetupCheck`].
+const SHORT_SETUP_CHECK: u32 = 5;
+/// Step 01's minutes with [`Cut::FirstStepAsDemo`].
+const FIRST_STEP_DEMO: u32 = 5;
+/// The break target with [`Cut::OneBreak`]: a 3-hour session then breaks once, near its middle.
+const ONE_BREAK_TARGET: u32 = 90;
+
+impl Cut {
+    /// The cut in words, for the page and the terminal.
+    pub fn words(self) -> String {
+        match self {
+            Cut::ShortSetupCheck => format!(
+                "the setup check takes {SHORT_SETUP_CHECK} minutes, not {SETUP_CHECK}: ask for \
+                 every learner's `cargo workbook preflight` line before the day"
+            ),
+            Cut::FirstStepAsDemo => format!(
+                "step 01 is a {FIRST_STEP_DEMO}-minute demo of the app on the projector, and \
+                 the learners run its check during the first break"
+            ),
+            Cut::OneBreak => {
+                format!(
+                    "one break in the middle (a {ONE_BREAK_TARGET}-minute stretch), not one an hour"
+                )
+            }
+        }
+    }
+
+    /// The format and the steps with this cut taken.
+    fn apply(self, format: &mut Format, steps: &mut [ScheduledStep]) {
+        match self {
+            Cut::ShortSetupCheck => format.setup_check = SHORT_SETUP_CHECK,
+            Cut::FirstStepAsDemo => {
+                if let Some(first) = steps.first_mut() {
+                    first.minutes = first.minutes.min(FIRST_STEP_DEMO);
+                }
+            }
+            Cut::OneBreak => format.break_target = format.break_target.max(ONE_BREAK_TARGET),
+        }
+    }
+}
 /// A lab break is skipped when lunch or the wrap-up is closer than this: people are about to
 /// stop anyway.
 const LAB_BREAK_MARGIN: u32 = 45;
 
 /// One session format.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Format {
     /// Minutes from the start to the end of the session.
     pub length: u32,
     /// Clock time of the start, in minutes after midnight (0 for a clock that starts at 0:00).
     pub clock_start: u32,
+    /// The setup check's minutes.
+    pub setup_check: u32,
     /// How long people work before a break, roughly.
     pub break_target: u32,
     pub break_minutes: u32,
@@ -46,6 +107,7 @@ pub struct Format {
 pub const THREE_HOURS: Format = Format {
     length: 180,
     clock_start: 0,
+    setup_check: SETUP_CHECK,
     break_target: 60,
     break_minutes: 10,
     lunch: None,
@@ -56,6 +118,7 @@ pub const THREE_HOURS: Format = Format {
 pub const FULL_DAY: Format = Format {
     length: 8 * 60,
     clock_start: 9 * 60,
+    setup_check: SETUP_CHECK,
     break_target: 90,
     break_minutes: 15,
     lunch: Some((12 * 60 + 30, 60)),
@@ -63,9 +126,37 @@ pub const FULL_DAY: Format = Format {
     spare: Block::Lab,
 };
 
-/// `cargo workbook schedule [--write]`: prints the page, or writes it.
-pub fn run(workbook: &Workbook, write: bool) -> Result<ExitCode> {
-    let (page, warnings) = render_page(&scheduled_steps(workbook));
+/// What `cargo workbook schedule` was asked.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Write the page instead of printing it.
+    pub write: bool,
+    /// Plan one session of this many minutes instead of printing the page.
+    pub length: Option<u32>,
+    /// The step that session must reach.
+    pub reach: Option<String>,
+}
+
+/// `cargo workbook schedule [--write] [--length 3h --reach 05]`: prints the page, writes it, or
+/// plans one session.
+pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
+    let steps = scheduled_steps(workbook);
+    if options.length.is_some() || options.reach.is_some() {
+        let length = options.length.unwrap_or(THREE_HOURS.length);
+        let reach = match &options.reach {
+            Some(step) => Some(reach_index(&steps, step)?),
+            None => None,
+        };
+        let fitted = fit(length, &steps, reach);
+        print!("{}", render_fit(&fitted, &steps));
+        return Ok(if fitted.plan.over_by == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let write = options.write;
+    let (page, warnings) = render_page(&steps);
     for warning in &warnings {
         anstream::eprintln!("{} {warning}", ui::paint(ui::FAIL, "warning:"));
     }
@@ -84,6 +175,158 @@ pub fn run(workbook: &Workbook, write: bool) -> Result<ExitCode> {
     fs::write(&path, &page).with_context(|| format!("cannot write {}", path.display()))?;
     println!("Wrote {PAGE}.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `3h`, `180`, `180m`, `2h30`, `2h30m`: a session's length in minutes.
+pub fn parse_length(text: &str) -> Result<u32, String> {
+    let text = text.trim().to_lowercase();
+    let error = || format!("{text:?} is not a length: write 3h, 180 (minutes) or 2h30");
+    let (hours, minutes) = match text.split_once('h') {
+        Some((hours, minutes)) => (hours, minutes.trim_end_matches('m')),
+        None => ("0", text.trim_end_matches('m')),
+    };
+    let hours: u32 = hours.trim().parse().map_err(|_| error())?;
+    let minutes: u32 = match minutes.trim() {
+        "" => 0,
+        minutes => minutes.parse().map_err(|_| error())?,
+    };
+    let total = hours * 60 + minutes;
+    if total == 0 || total > 24 * 60 {
+        return Err(error());
+    }
+    Ok(total)
+}
+
+/// The index of step `arg` (`5`, `05`) among the scheduled steps.
+fn reach_index(steps: &[ScheduledStep], arg: &str) -> Result<usize> {
+    let id = crate::steps::StepId::parse_arg(arg).map_err(anyhow::Error::msg)?;
+    let number = id.to_string();
+    steps
+        .iter()
+        .position(|step| step.number == number)
+        .with_context(|| format!("step {number} has no chapter with minutes to plan"))
+}
+
+/// A plan for a session of some length, with the cuts it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    pub format: Format,
+    pub plan: Plan,
+    pub cuts: Vec<Cut>,
+    /// The step it had to reach, if one was given.
+    pub reach: Option<usize>,
+    /// The steps as planned (step 01 shortened by a cut).
+    pub steps: Vec<ScheduledStep>,
+}
+
+/// Plans a session of `length` minutes (on a clock from 0:00, with the 3-hour session's breaks
+/// and buffer). With `reach`, it plans the steps up to that one and takes the [`CUTS`] one by
+/// one until they fit; without, it takes as many steps as fit, with no cut.
+pub fn fit(length: u32, steps: &[ScheduledStep], reach: Option<usize>) -> Fitted {
+    let mut format = Format {
+        length,
+        ..THREE_HOURS
+    };
+    let Some(reach) = reach else {
+        let plan = plan(&format, steps);
+        return Fitted {
+            format,
+            plan,
+            cuts: Vec::new(),
+            reach: None,
+            steps: steps.to_vec(),
+        };
+    };
+    format.only_steps_that_fit = false;
+    let mut taken = steps[..=reach].to_vec();
+    let mut cuts = Vec::new();
+    let mut plan = plan_steps(&format, &taken, taken.len());
+    for cut in CUTS {
+        if plan.over_by == 0 {
+            break;
+        }
+        cut.apply(&mut format, &mut taken);
+        cuts.push(cut);
+        plan = plan_steps(&format, &taken, taken.len());
+    }
+    Fitted {
+        format,
+        plan,
+        cuts,
+        reach: Some(reach),
+        steps: taken,
+    }
+}
+
+/// What `schedule --length … --reach …` prints: the verdict, the cuts, and the table.
+fn render_fit(fitted: &Fitted, all: &[ScheduledStep]) -> String {
+    let mut text = String::new();
+    let length = fitted.format.length;
+    let span = |hours_minutes: u32| clock(&fitted.format, hours_minutes);
+    match fitted.reach {
+        Some(reach) if fitted.plan.over_by == 0 => {
+            let _ = writeln!(
+                text,
+                "Step {} fits in {}{}.",
+                all[reach].number,
+                span(length),
+                if fitted.cuts.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " with {} cut{}",
+                        fitted.cuts.len(),
+                        if fitted.cuts.len() == 1 { "" } else { "s" }
+                    )
+                }
+            );
+        }
+        Some(reach) => {
+            let _ = writeln!(
+                text,
+                "Step {} does not fit in {}: even with every cut the book allows, the plan is \
+                 {} minutes too long. Make the session longer, or aim for step {}.",
+                all[reach].number,
+                span(length),
+                fitted.plan.over_by,
+                if reach > 0 {
+                    all[reach - 1].number.as_str()
+                } else {
+                    "01"
+                }
+            );
+        }
+        None => {
+            let reached = fitted.steps.len() - fitted.plan.left_out.len();
+            let _ = writeln!(
+                text,
+                "{} reaches step {}{}.",
+                span(length),
+                fitted.steps[reached.max(1) - 1].number,
+                if fitted.plan.over_by > 0 {
+                    format!(", and is still {} minutes too long", fitted.plan.over_by)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    for cut in &fitted.cuts {
+        let _ = writeln!(text, "- Cut: {}.", cut.words());
+    }
+    let buffer: u32 = fitted
+        .plan
+        .slots
+        .iter()
+        .filter(|slot| slot.block == Block::Buffer)
+        .map(|slot| slot.minutes)
+        .sum();
+    if fitted.plan.over_by == 0 && fitted.reach.is_some() && buffer == 0 {
+        text.push_str("- No buffer is left: a slow start cuts the last step short.\n");
+    }
+    text.push('\n');
+    write_plan(&mut text, &fitted.plan, &fitted.format, &fitted.steps);
+    text
 }
 
 /// The steps whose chapters give a title and minutes, in order. A chapter without them is
@@ -171,7 +414,7 @@ fn plan_steps(format: &Format, steps: &[ScheduledStep], taken: usize) -> Plan {
     let minutes: Vec<u32> = steps[..taken].iter().map(|step| step.minutes).collect();
     let mut session = Session::new(format);
     session.push(Block::Welcome, WELCOME);
-    session.push(Block::SetupCheck, SETUP_CHECK);
+    session.push(Block::SetupCheck, format.setup_check);
     for (index, &length) in minutes.iter().enumerate() {
         session.push(Block::Step(index), length);
         let Some(&next) = minutes.get(index + 1) else {
@@ -320,6 +563,36 @@ pub fn render_page(steps: &[ScheduledStep]) -> (String, Vec<String>) {
         let _ = writeln!(page, "{sentence}\n");
         warnings.push(format!("3-hour session: {sentence}"));
     }
+    if let Some(&next) = three_hours.left_out.first() {
+        let fitted = fit(THREE_HOURS.length, steps, Some(next));
+        let number = &steps[next].number;
+        let _ = writeln!(page, "## 3 hours, reaching step {number}\n");
+        if fitted.plan.over_by == 0 {
+            let _ = writeln!(
+                page,
+                "Step {number} fits in three hours with these cuts, taken in this order until \
+                 the plan fits:\n"
+            );
+        } else {
+            let line = format!(
+                "Step {number} does not fit in three hours even with every cut: the plan is {} \
+                 minutes too long.",
+                fitted.plan.over_by
+            );
+            let _ = writeln!(page, "**{line}** The cuts:\n");
+            warnings.push(line);
+        }
+        for cut in &fitted.cuts {
+            let _ = writeln!(page, "- {}.", capitalise(&cut.words()));
+        }
+        page.push('\n');
+        write_plan(&mut page, &fitted.plan, &fitted.format, &fitted.steps);
+        let _ = writeln!(
+            page,
+            "`cargo workbook schedule --length 3h --reach {number}` prints this plan; other \
+             lengths and steps work the same way.\n"
+        );
+    }
     page.push_str("## Full day\n\n");
     write_plan(&mut page, &full_day, &FULL_DAY, steps);
 
@@ -377,6 +650,15 @@ fn clock(format: &Format, minutes_after_start: u32) -> String {
     }
 }
 
+/// The text with its first letter in upper case.
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// `Step 05`, `Step 05 and Step 06`, `Step 05, Step 06 and Step 07`.
 fn join_names(names: &[String]) -> String {
     match names {
@@ -422,6 +704,9 @@ fn rules_text() -> String {
   minutes away.
 - **Too long.** If the blocks do not fit in the session, the generator says by how many minutes
   and writes the table anyway, so you can see where to cut.
+- **Reaching a step.** To reach a step that the 3-hour session leaves out, the generator takes
+  the cuts that [Running the workshop](running-the-workshop.md#a-session-that-must-reach-a-step) allows,
+  one at a time, until the plan fits: a shorter setup check, step 01 as a demo, one break.
 
 When the steps fill less than the day, the full day has a long lab. Use it for each chapter's
 \"Going further\" tasks, the Docker stack, and new steps as they arrive.
@@ -569,7 +854,8 @@ mod tests {
         let (page, warnings) = render_page(&long);
         assert!(page.contains("**The full day is too long by 80 minutes: cut something.**"));
         assert!(page.contains("**The 3-hour session is too long by 5 minutes: cut something.**"));
-        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(page.contains("Step 02 does not fit in three hours even with every cut"));
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
     }
 
     #[test]
@@ -582,5 +868,89 @@ mod tests {
         assert!(page.contains("| 3:00 | | End |\n"));
         assert!(page.contains("| 17:00 | | End |\n"));
         assert!(page.contains("a 60-minute lunch"));
+    }
+    /// The book's steps as they are: 20, 35, 30, 35, 40, 35, 35, 40 minutes.
+    fn book_steps() -> Vec<ScheduledStep> {
+        steps(&[20, 35, 30, 35, 40, 35, 35, 40])
+    }
+
+    #[test]
+    fn reaching_step_05_in_three_hours_takes_the_cuts_in_order() {
+        let fitted = fit(180, &book_steps(), Some(4));
+        assert_eq!(
+            fitted.plan.over_by,
+            0,
+            "{:?}",
+            rows(&fitted.format, &fitted.plan)
+        );
+        assert_eq!(fitted.cuts, CUTS);
+        assert_eq!(
+            rows(&fitted.format, &fitted.plan),
+            [
+                row("0:00", 10, "Welcome"),
+                row("0:10", 5, "SetupCheck"),
+                row("0:15", 5, "01"),
+                row("0:20", 35, "02"),
+                row("0:55", 30, "03"),
+                row("1:25", 10, "Break"),
+                row("1:35", 35, "04"),
+                row("2:10", 40, "05"),
+                row("2:50", 10, "WrapUp"),
+            ]
+        );
+        let text = render_fit(&fitted, &book_steps());
+        assert!(
+            text.starts_with("Step 05 fits in 3:00 with 3 cuts."),
+            "{text}"
+        );
+        assert!(text.contains("No buffer is left"), "{text}");
+    }
+
+    #[test]
+    fn a_step_that_cannot_fit_says_by_how_much() {
+        let fitted = fit(180, &book_steps(), Some(5));
+        assert_eq!(fitted.cuts, CUTS, "every cut was tried");
+        assert_eq!(fitted.plan.over_by, 45);
+        let text = render_fit(&fitted, &book_steps());
+        assert!(
+            text.starts_with("Step 06 does not fit in 3:00: even with every cut the book allows, the plan is 45 minutes too long."),
+            "{text}"
+        );
+        // Four hours fit it with fewer cuts.
+        let longer = fit(240, &book_steps(), Some(5));
+        assert_eq!(longer.plan.over_by, 0);
+        assert!(longer.cuts.len() < CUTS.len(), "{:?}", longer.cuts);
+    }
+
+    #[test]
+    fn a_step_that_fits_as_it_is_takes_no_cut() {
+        let fitted = fit(180, &book_steps(), Some(3));
+        assert!(fitted.cuts.is_empty());
+        assert_eq!(fitted.plan.over_by, 0);
+        let text = render_fit(&fitted, &book_steps());
+        assert!(text.starts_with("Step 04 fits in 3:00.\n"), "{text}");
+    }
+
+    #[test]
+    fn the_page_shows_how_three_hours_reach_the_next_step() {
+        let (page, warnings) = render_page(&book_steps());
+        assert!(page.contains("## 3 hours, reaching step 05\n"), "{page}");
+        assert!(
+            page.contains("- The setup check takes 5 minutes, not 15"),
+            "{page}"
+        );
+        assert!(page.contains("| 2:10 | 40 | [Step 05 · Title 5](../steps/05-slug.md) |"));
+        assert_eq!(warnings.len(), 1, "only the steps left out: {warnings:?}");
+    }
+
+    #[test]
+    fn lengths_read_as_a_person_writes_them() {
+        assert_eq!(parse_length("3h"), Ok(180));
+        assert_eq!(parse_length("180"), Ok(180));
+        assert_eq!(parse_length("180m"), Ok(180));
+        assert_eq!(parse_length("2h30"), Ok(150));
+        assert_eq!(parse_length("2H30m"), Ok(150));
+        assert!(parse_length("soon").is_err());
+        assert!(parse_length("0").is_err());
     }
 }
