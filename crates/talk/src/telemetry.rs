@@ -5,7 +5,7 @@
 //! Building the `SdkTracerProvider` is the learner's job (step 02); this module only provides
 //! the parts that are configuration rather than lesson.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 /// flushes the last batch (design §3: exit within 10 s even when the collector is unreachable).
 pub const EXPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How often, at most, a failing export is reported.
+/// How often, at most, one service reports a failing export.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Where spans go besides the terminal, from the standard OpenTelemetry variables.
@@ -72,8 +72,8 @@ impl Otlp {
     /// The OTLP exporter, or `None` when export is off. Call it inside the Tokio runtime: the
     /// gRPC client starts its connection task there.
     ///
-    /// The exporter is wrapped so that a missing collector costs one warning a minute and never
-    /// stops the app.
+    /// The exporter is wrapped so that a missing collector costs one warning a minute per
+    /// service and never stops the app.
     pub fn exporter(&self) -> anyhow::Result<Option<QuietExporter>> {
         use opentelemetry_otlp::WithExportConfig;
         let Otlp::To { endpoint, http } = self else {
@@ -106,8 +106,8 @@ impl Otlp {
     }
 }
 
-/// An OTLP exporter that reports failures on stderr, at most once a minute, instead of failing
-/// loudly on every batch. Tracing must never take the app down.
+/// An OTLP exporter that reports failures on stderr, at most once a minute per service, instead
+/// of failing loudly on every batch. Tracing must never take the app down.
 #[derive(Debug)]
 pub struct QuietExporter {
     inner: opentelemetry_otlp::SpanExporter,
@@ -116,25 +116,40 @@ pub struct QuietExporter {
     service: String,
 }
 
-/// When an export failure was last reported, by any service in this process: the three
-/// services share one collector, so one warning a minute says it all.
-static LAST_EXPORT_WARNING: Mutex<Option<Instant>> = Mutex::new(None);
+/// When each service last reported an export failure, by `service.name`.
+///
+/// One timer per service, not one for the process: a learner who runs the three services as
+/// three processes gets one warning a minute from each, so the all-in-one process must do the
+/// same, or it would name only whichever service happened to fail first. The timers are keyed
+/// by name rather than kept in each exporter because a process may build a service's exporter
+/// more than once (every check starts the app anew), and it is still one service.
+static LAST_EXPORT_WARNING: Mutex<BTreeMap<String, Instant>> = Mutex::new(BTreeMap::new());
+
+/// Is it time for `service` to report a failed export again? If so, starts its next minute.
+fn time_to_warn(service: &str) -> bool {
+    let mut last = LAST_EXPORT_WARNING.lock().unwrap();
+    if last
+        .get(service)
+        .is_some_and(|at| at.elapsed() < WARN_EVERY)
+    {
+        return false;
+    }
+    last.insert(service.to_owned(), Instant::now());
+    true
+}
 
 impl SpanExporter for QuietExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let result = self.inner.export(batch).await;
-        if let Err(error) = &result {
-            let mut last = LAST_EXPORT_WARNING.lock().unwrap();
-            if last.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
-                *last = Some(Instant::now());
-                tracing::warn!(
-                    "{}: cannot export spans to {} ({error}). The app goes on; is Jaeger \
-                     running (`docker compose up -d`)? OTEL_TRACES_EXPORTER=none turns export \
-                     off.",
-                    self.service,
-                    self.endpoint
-                );
-            }
+        if let Err(error) = &result
+            && time_to_warn(&self.service)
+        {
+            tracing::warn!(
+                "{}: cannot export spans to {} ({error}). The app goes on; is Jaeger running \
+                 (`docker compose up -d`)? OTEL_TRACES_EXPORTER=none turns export off.",
+                self.service,
+                self.endpoint
+            );
         }
         // The failure is reported here; the batch processor need not report it again.
         Ok(())
@@ -302,5 +317,94 @@ impl Telemetry {
             provider = provider.with_batch_exporter(exporter);
         }
         Ok(provider.build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use tracing::instrument::WithSubscriber as _;
+
+    use super::*;
+
+    /// Log lines written to memory, for a test to read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Two services exporting to a collector that is not there: each warns once, with its own
+    /// name and the endpoint, however the failures interleave. (With one timer for the
+    /// process, the second service would never warn.)
+    #[tokio::test]
+    async fn each_service_warns_once_a_minute_about_a_failed_export() {
+        // Bind a port, then free it, so nothing listens there.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", dead.local_addr().unwrap());
+        drop(dead);
+        let otlp = Otlp::To {
+            endpoint: endpoint.clone(),
+            http: false,
+        };
+        // Names of this test's own, so that no other test's exporter shares their timers.
+        let services = ["warn-test-chat-api", "warn-test-storage-service"];
+
+        let log = SpanLog::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(log.processor())
+            .build();
+        provider.tracer("test").start("lost span").end();
+        let span = log.spans()[0].span.clone();
+
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer({
+                let captured = captured.clone();
+                move || captured.clone()
+            })
+            .with_ansi(false)
+            .finish();
+        async {
+            let mut exporters = Vec::new();
+            for service in services {
+                let mut exporter = otlp.exporter().unwrap().expect("export is on");
+                exporter.set_resource(&Resource::builder().with_service_name(service).build());
+                exporters.push(exporter);
+            }
+            // Each fails twice, in turns: A, B, A, B.
+            for _ in 0..2 {
+                for exporter in &exporters {
+                    let quiet = exporter.export(vec![span.clone()]).await;
+                    assert!(quiet.is_ok(), "a failed export is reported, not returned");
+                }
+            }
+        }
+        .with_subscriber(subscriber)
+        .await;
+
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("cannot export spans"))
+            .collect();
+        assert_eq!(warnings.len(), 2, "one warning per service:\n{text}");
+        for service in services {
+            let theirs: Vec<&&str> = warnings
+                .iter()
+                .filter(|line| {
+                    line.contains(&format!("{service}: cannot export spans to {endpoint}"))
+                })
+                .collect();
+            assert_eq!(theirs.len(), 1, "{service} should warn once:\n{text}");
+        }
     }
 }
