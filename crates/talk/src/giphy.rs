@@ -74,8 +74,11 @@ pub fn bundled_image(name: &str) -> Option<&'static str> {
 /// Why a search found no image. giphy-service answers with [`FALLBACK_IMAGE`] in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum GiphyError {
-    #[error("Giphy did not answer within {TIMEOUT:?}")]
-    Timeout,
+    /// The search took longer than the client's timeout, which it names: [`TIMEOUT`] in the
+    /// app, less in a check that plays a slow Giphy. A log line that said 3 s while the check
+    /// waited 300 ms would send the reader looking for the wrong thing.
+    #[error("Giphy did not answer within {0:?}")]
+    Timeout(Duration),
     #[error("Giphy could not be reached: {0}")]
     Unreachable(String),
     #[error("Giphy answered HTTP {0}")]
@@ -94,7 +97,7 @@ impl GiphyError {
             GiphyError::Status(code) => Some(*code),
             // Both come from a successful answer whose body was of no use.
             GiphyError::BadAnswer(_) | GiphyError::NothingFound => Some(200),
-            GiphyError::Timeout | GiphyError::Unreachable(_) => None,
+            GiphyError::Timeout(_) | GiphyError::Unreachable(_) => None,
         }
     }
 
@@ -104,7 +107,7 @@ impl GiphyError {
     pub fn error_type(&self) -> String {
         match self {
             GiphyError::Status(code) => code.to_string(),
-            GiphyError::Timeout => "timeout".to_owned(),
+            GiphyError::Timeout(_) => "timeout".to_owned(),
             GiphyError::Unreachable(_) => "unreachable".to_owned(),
             GiphyError::BadAnswer(_) => "bad_answer".to_owned(),
             GiphyError::NothingFound => "nothing_found".to_owned(),
@@ -124,6 +127,8 @@ pub struct Found {
 pub struct Client {
     base_url: String,
     api_key: String,
+    /// How long a search may take, for the [`GiphyError::Timeout`] message.
+    timeout: Duration,
     http: reqwest::Client,
 }
 
@@ -138,6 +143,7 @@ impl Client {
         Client {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
+            timeout,
             http,
         }
     }
@@ -189,12 +195,15 @@ impl Client {
             .headers(headers)
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(|error| self.transport_error(error))?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             return Err(GiphyError::Status(status));
         }
-        let answer: SearchAnswer = response.json().await.map_err(transport_error)?;
+        let answer: SearchAnswer = response
+            .json()
+            .await
+            .map_err(|error| self.transport_error(error))?;
         let urls: Vec<String> = answer
             .data
             .into_iter()
@@ -206,17 +215,17 @@ impl Client {
         let url = urls[fastrand::usize(..urls.len())].clone();
         Ok(Found { url, status })
     }
-}
 
-fn transport_error(error: reqwest::Error) -> GiphyError {
-    // The URL holds the API key: keep it out of log lines and span statuses.
-    let error = error.without_url();
-    if error.is_timeout() {
-        GiphyError::Timeout
-    } else if error.is_decode() {
-        GiphyError::BadAnswer(error.to_string())
-    } else {
-        GiphyError::Unreachable(error.to_string())
+    fn transport_error(&self, error: reqwest::Error) -> GiphyError {
+        // The URL holds the API key: keep it out of log lines and span statuses.
+        let error = error.without_url();
+        if error.is_timeout() {
+            GiphyError::Timeout(self.timeout)
+        } else if error.is_decode() {
+            GiphyError::BadAnswer(error.to_string())
+        } else {
+            GiphyError::Unreachable(error.to_string())
+        }
     }
 }
 
@@ -393,6 +402,32 @@ mod tests {
             (real.server_address(), real.server_port()),
             ("api.giphy.com", None)
         );
+    }
+
+    /// A Giphy that never answers: the search gives up after the client's own timeout, and the
+    /// error names that timeout, not the app's default.
+    #[tokio::test]
+    async fn a_slow_giphy_times_out_and_says_after_how_long() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", silent.local_addr().unwrap());
+        // Accept connections and keep them open without a word.
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((connection, _)) = silent.accept().await {
+                open.push(connection);
+            }
+        });
+        let timeout = Duration::from_millis(150);
+        let error = Client::new(&base_url, "", timeout)
+            .search("cats")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, GiphyError::Timeout(t) if t == timeout),
+            "{error:?}"
+        );
+        assert_eq!(error.to_string(), "Giphy did not answer within 150ms");
+        assert_eq!(error.error_type(), "timeout");
     }
 
     #[test]
