@@ -270,9 +270,13 @@ fn build_advice(lines: &[String], timed_out: bool) -> String {
         place.line(line);
     }
     match place.place() {
+        Some(place) if place.starts_with("exercises/") => format!(
+            "a compile error at {place}, in an exercise: finish or undo the edit (cargo \
+             workbook reset NN puts it back), then run preflight again."
+        ),
         Some(place) => format!(
-            "a compile error at {place}: cargo test --workspace --no-run shows it whole \
-             (an exercise you edited? cargo workbook reset NN puts it back)."
+            "a compile error at {place}, in the workbook itself, not in an exercise: git pull \
+             may fix it; if not, tell your instructor, with this line."
         ),
         None => {
             let tail = &lines[lines.len().saturating_sub(5)..];
@@ -485,11 +489,16 @@ mod tests {
             "error[E0425]: cannot find value `x` in this scope".to_string(),
             "  --> exercises/exercise-02/src/chat_api.rs:12:5".to_string(),
         ];
+        let advice = build_advice(&compile, false);
         assert!(
-            build_advice(&compile, false).contains("exercises/exercise-02/src/chat_api.rs:12"),
-            "{}",
-            build_advice(&compile, false)
+            advice.contains("exercises/exercise-02/src/chat_api.rs:12, in an exercise"),
+            "{advice}"
         );
+        let shared = [
+            compile[0].clone(),
+            "  --> crates/check/src/lib.rs:3:1".to_string(),
+        ];
+        assert!(build_advice(&shared, false).contains("in the workbook itself"));
         assert!(build_advice(&[], true).contains("minutes"));
     }
 }
