@@ -4,9 +4,10 @@
 //! It draws the same rows as the terminal waterfall (`waterfall::in_order`): each span's
 //! service, its name indented under its parent, its kind, a bar for when it ran, its
 //! duration and status. Each span's attributes open on demand, and each link is a link: to
-//! the span it points to, in this trace or in another one; the spans of other traces that link
-//! to this one are listed under it. The page is plain HTML and CSS,
-//! made here, with no script and no build step.
+//! the span it points to, in this trace or in another one, with how long after that span ended
+//! this one began (a record's time in Kafka). The spans of other traces that link to this one
+//! are listed under it, each with the span of this trace that it follows. The page is plain
+//! HTML and CSS, made here, with no script and no build step.
 //!
 //! When Jaeger's UI answers at `JAEGER_UI_URL` and the spans are exported to it, the route
 //! sends the browser there instead, checking each time, since Jaeger may be started or
@@ -23,6 +24,8 @@ use axum::{
     routing::get,
 };
 use opentelemetry::trace::{Status, TraceId};
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_semantic_conventions::attribute::MESSAGING_BATCH_MESSAGE_COUNT;
 use serde::Deserialize;
 
 use crate::telemetry::{FinishedSpan, SpanLog};
@@ -151,7 +154,9 @@ fn trace_page(trace: &[FinishedSpan], known: &[FinishedSpan], jaeger: Option<&st
 
 /// The spans of other traces that link to a span of this one: with `--consumer-trace new`
 /// (step 05 on) and with batches (step 07 on), the consumers' work is in traces of its own,
-/// and this is the way from the message's trace to them.
+/// and this is the way from the message's trace to them. Each entry names the span of this
+/// trace that it follows, and how long after that span's end it began (see
+/// [`waterfall::began_after`]).
 fn followed_by(page: &mut String, id: TraceId, known: &[FinishedSpan]) {
     let followers: Vec<&FinishedSpan> = known
         .iter()
@@ -164,15 +169,38 @@ fn followed_by(page: &mut String, id: TraceId, known: &[FinishedSpan]) {
     page.push_str("<h2>Followed by</h2>\n<ul class=\"followers\">\n");
     for span in followers {
         let context = &span.span.span_context;
-        let _ = writeln!(
+        let _ = write!(
             page,
-            "<li><a href=\"/trace/{trace}?local#span-{span_id}\">{name} ({service})</a>, in \
-             trace {trace}, links to this trace</li>",
+            "<li><a href=\"/trace/{trace}?local#span-{span_id}\">{name} ({service})</a>{batch}, in \
+             trace {trace} → follows ",
             trace = context.trace_id(),
             span_id = context.span_id(),
             name = escape(&span.span.name),
             service = escape(&span.service),
+            batch = batch_size(&span.span),
         );
+        // Usually one span: a record's send span. A batch may hold several records of this
+        // trace (a re-publish, say), and links to each one's send span.
+        let targets: Vec<String> = span
+            .span
+            .links
+            .iter()
+            .map(|link| &link.span_context)
+            .filter(|target| target.trace_id() == id)
+            .map(|target| {
+                let wait = waterfall::find(target, known)
+                    .map(|followed| {
+                        format!(", {}", waterfall::began_after(&span.span, &followed.span))
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "<a href=\"#span-{span_id}\">{what}</a>{wait}",
+                    span_id = target.span_id(),
+                    what = escape(&waterfall::name_of(target.span_id(), known)),
+                )
+            })
+            .collect();
+        let _ = writeln!(page, "{}</li>", targets.join("; "));
     }
     page.push_str("</ul>\n");
 }
@@ -233,14 +261,19 @@ fn row(
     }
     for link in data.links.iter() {
         let target = &link.span_context;
+        // Only when the linked span is at hand: a guess would be worse than nothing.
+        let wait = waterfall::find(target, known)
+            .map(|linked| format!(" · {}", waterfall::began_after(data, &linked.span)))
+            .unwrap_or_default();
         let _ = write!(
             details,
             "<p class=\"link\">↪ link to <a href=\"/trace/{trace}?local#span-{span}\">{what}</a>, \
-             {place}{facts}</p>",
+             {place}{wait}{facts}</p>",
             trace = target.trace_id(),
             span = target.span_id(),
             what = escape(&waterfall::name_of(target.span_id(), known)),
             place = escape(&waterfall::link_place(data, target)),
+            wait = escape(&wait),
             facts = escape(&waterfall::link_facts(link)),
         );
     }
@@ -252,6 +285,16 @@ fn row(
             0.3 + depth as f64 * 1.2
         );
     }
+}
+
+/// `, a batch of 3` for a span that processes a batch, from its `messaging.batch.message_count`
+/// (step 07 on); nothing for a span of one record.
+fn batch_size(span: &SpanData) -> String {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == MESSAGING_BATCH_MESSAGE_COUNT)
+        .map(|kv| escape(&format!(", a batch of {}", kv.value)))
+        .unwrap_or_default()
 }
 
 /// A short page that says one thing; `retry` makes it look again every 2 s.
@@ -304,7 +347,7 @@ mod tests {
     use axum::routing::get as get_route;
     use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind, TraceFlags, TraceState};
     use opentelemetry::{InstrumentationScope, KeyValue};
-    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 
     fn span(
         service: &str,
@@ -403,6 +446,93 @@ mod tests {
                 SpanId::from(5u64)
             )),
             "{page}"
+        );
+    }
+
+    /// The wait made visible: each link says how long after the linked span ended this span
+    /// began (a record's time in Kafka), and each follower names the span of this trace that
+    /// it follows. A linked span the process no longer has gets no number.
+    #[test]
+    fn links_and_followers_say_how_long_after_the_linked_span_ended() {
+        // send message: 1 001..1 003 ms. Its trace also has a second send, 1 004..1 006 ms.
+        let send = span("chat-api", "send message", 1, 1, 0, vec![]);
+        let resend = span("giphy-service", "send message", 1, 4, 0, vec![]);
+        // A batch of three, begun at 1 007 ms: two records of trace 1, one whose send span
+        // this process never saw (trace 9).
+        let mut batch = span(
+            "storage-service",
+            "process message",
+            2,
+            7,
+            0,
+            vec![link_to(1, 1), link_to(1, 4), link_to(9, 9)],
+        );
+        batch
+            .span
+            .attributes
+            .push(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, 3));
+        // A consumer that began (at 1 002 ms) before the send span ended.
+        let early = span(
+            "giphy-service",
+            "process message",
+            3,
+            2,
+            0,
+            vec![link_to(1, 1)],
+        );
+        let known = [send.clone(), resend.clone(), batch.clone(), early.clone()];
+
+        let page = trace_page(std::slice::from_ref(&batch), &known, None);
+        let links: Vec<&str> = page.lines().filter(|l| l.contains("↪ link to")).collect();
+        assert!(
+            page.contains(
+                "send message (chat-api)</a>, in another trace, \
+                 00000000000000000000000000000001 · began 4.0 ms after it ended"
+            ),
+            "{links:?}"
+        );
+        assert!(
+            page.contains(
+                "send message (giphy-service)</a>, in another trace, \
+                 00000000000000000000000000000001 · began 1.0 ms after it ended"
+            ),
+            "{links:?}"
+        );
+        assert!(
+            page.contains(
+                "span 0000000000000009</a>, in another trace, \
+                 00000000000000000000000000000009</p>"
+            ),
+            "no number for a span that is not at hand: {links:?}"
+        );
+        assert_eq!(page.matches("began").count(), 2, "{links:?}");
+
+        let page = trace_page(std::slice::from_ref(&early), &known, None);
+        assert!(page.contains("· began before it ended"), "{page}");
+
+        // From the message's trace: each follower, and the span of this trace it follows.
+        let page = trace_page(&[send, resend], &known, None);
+        let followers = &page[page.find("Followed by").expect("followers")..];
+        assert!(
+            followers.contains(&format!(
+                "process message (storage-service)</a>, a batch of 3, in trace {} → follows \
+                 <a href=\"#span-{}\">send message (chat-api)</a>, began 4.0 ms after it ended; \
+                 <a href=\"#span-{}\">send message (giphy-service)</a>, began 1.0 ms after it \
+                 ended</li>",
+                TraceId::from(2u128),
+                SpanId::from(1u64),
+                SpanId::from(4u64),
+            )),
+            "{followers}"
+        );
+        assert!(
+            followers.contains(&format!(
+                "process message (giphy-service)</a>, in trace {} → follows <a \
+                 href=\"#span-{}\">send message (chat-api)</a>, began before it ended</li>",
+                TraceId::from(3u128),
+                SpanId::from(1u64),
+            )),
+            "{followers}"
         );
     }
 

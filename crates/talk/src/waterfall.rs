@@ -142,6 +142,32 @@ pub(crate) fn link_facts(link: &Link) -> String {
     }
 }
 
+/// The span that `target` names, if `all` still has it.
+pub(crate) fn find<'a>(target: &SpanContext, all: &'a [FinishedSpan]) -> Option<&'a FinishedSpan> {
+    all.iter().find(|s| {
+        s.span.span_context.span_id() == target.span_id()
+            && s.span.span_context.trace_id() == target.trace_id()
+    })
+}
+
+/// `began 4.1 ms after it ended`: when `span` began, measured from the end of `target`, the
+/// span it links to. For a process span linked to its record's send span, this is the record's
+/// time in Kafka, which `--consumer-trace new` mode otherwise hides, as each trace has a time
+/// axis of its own.
+///
+/// Measured from the send span's *end*, not its start: the send span ends when the broker has
+/// acknowledged the record, so from then on the record waits in Kafka until a consumer fetches
+/// it and starts processing. Its start would add the producer's own part (queueing, the round
+/// trip to the broker), which the send span's duration already shows. For a batch, the wait
+/// includes the time the batch took to fill. A consumer can start before the producer hears
+/// the acknowledgement; that is said as it is, with no negative number.
+pub(crate) fn began_after(span: &SpanData, target: &SpanData) -> String {
+    match span.start_time.duration_since(target.end_time) {
+        Ok(wait) => format!("began {} after it ended", millis(wait)),
+        Err(_) => "began before it ended".to_owned(),
+    }
+}
+
 /// Where a link points, as seen from the span that has it.
 pub(crate) fn link_place(span: &SpanData, target: &SpanContext) -> String {
     if target.trace_id() != span.span_context.trace_id() {
