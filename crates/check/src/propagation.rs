@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn a_journey_that_keeps_the_contract_has_no_culprit() {
-        assert_eq!(culprit(&Spans::new(giphy_journey())), None);
+        assert!(culprit(&Spans::new(giphy_journey())).is_none());
     }
 
     #[test]
@@ -251,17 +251,24 @@ mod tests {
         // storage-service started from Context::current(): the decoy.
         spans[2].span.parent_span_id = SpanId::from(decoy());
         spans[6].span.parent_span_id = SpanId::from(decoy());
-        let hint = culprit(&Spans::new(spans)).expect("a culprit");
+        let spans = Spans::new(spans);
+        let culprit = culprit(&spans).expect("a culprit");
+        assert_eq!(culprit.service, "storage-service");
+        let hint = &culprit.hint.text;
         assert!(
             hint.starts_with(
-                "the parent of storage-service's \"process message\" is the decoy context"
+                "The parent of storage-service's \"process message\" is the decoy: a context"
             ),
             "{hint}"
         );
+        assert!(hint.contains("leaked"), "{hint}");
         assert!(hint.contains("In src/storage.rs"), "{hint}");
+        // The words name the concept; the code waits for the last level of the hints.
+        assert!(!hint.contains("extract_with_context"), "{hint}");
+        let code = culprit.hint.code.as_deref().unwrap_or_default();
         assert!(
-            hint.contains("extract_with_context(&Context::new()"),
-            "{hint}"
+            code.contains("extract_with_context(&Context::new()"),
+            "{code}"
         );
         assert!(!hint.contains("giphy"), "{hint}");
     }
@@ -272,7 +279,10 @@ mod tests {
         // storage-service extracted onto nothing: both its process spans are roots.
         spans[2].span.parent_span_id = SpanId::INVALID;
         spans[6].span.parent_span_id = SpanId::INVALID;
-        let hint = culprit(&Spans::new(spans)).expect("a culprit");
+        let spans = Spans::new(spans);
+        let culprit = culprit(&spans).expect("a culprit");
+        assert_eq!(culprit.service, "storage-service");
+        let hint = &culprit.hint.text;
         assert!(
             hint.starts_with(
                 "storage-service's \"process message\" spans all start new traces, while \
@@ -291,7 +301,7 @@ mod tests {
         // stands.
         spans[6].span.parent_span_id = SpanId::INVALID;
         spans[7].span.parent_span_id = SpanId::INVALID;
-        assert_eq!(culprit(&Spans::new(spans)), None);
+        assert!(culprit(&Spans::new(spans)).is_none());
     }
 
     #[test]
@@ -302,13 +312,13 @@ mod tests {
         for process in [2, 3, 6, 7] {
             spans[process].span.parent_span_id = SpanId::INVALID;
         }
-        assert_eq!(culprit(&Spans::new(spans.clone())), None);
+        assert!(culprit(&Spans::new(spans.clone())).is_none());
 
         // A batch span with no parent and a link per record (step 07) is right.
         let mut spans = giphy_journey();
         let send = spans[1].span.span_context.clone();
         spans[2].span.parent_span_id = SpanId::INVALID;
         spans[2].span.links.links.push(Link::with_context(send));
-        assert_eq!(culprit(&Spans::new(spans)), None);
+        assert!(culprit(&Spans::new(spans)).is_none());
     }
 }

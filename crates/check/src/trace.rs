@@ -137,13 +137,18 @@ impl Spans {
     /// to fix, and `hint`, written for consumers that do, may blame another service.
     #[track_caller]
     pub fn fail(&self, what: &str, hint: impl Into<Hint>) -> ! {
+        let hint = hint.into();
+        // A failure written in the contract's words names its span first, as
+        // `storage-service's "process message" …` (`SpanRef::label`), and its hint names the
+        // concept: enough for the runner to place it in a task.
+        let (service, span) = leading_label(what).unzip();
         let about = About {
-            aspect: "check",
-            span: None,
-            service: None,
+            aspect: hint.concept.map_or("check", aspect_of),
+            span,
+            service,
             concept: "the trace contract",
         };
-        self.fail_about(about, what, hint.into())
+        self.fail_about(about, what, hint)
     }
 
     /// Fails the check about one aspect of one span: the finding names them, so that the
@@ -507,8 +512,9 @@ impl<'a> SpanRef<'a> {
     /// Expects the status to be unset (the contract's "success").
     #[track_caller]
     pub fn is_ok(self, hint: impl Into<Hint>) -> Self {
-        if let Status::Error { description } = &self.span.span.status {
-            self.fail(
+        match &self.span.span.status {
+            Status::Unset => {}
+            Status::Error { description } => self.fail(
                 "status",
                 "span status",
                 &format!(
@@ -516,7 +522,17 @@ impl<'a> SpanRef<'a> {
                     self.label()
                 ),
                 hint,
-            );
+            ),
+            // The trace API leaves Ok to the application: instrumentation leaves it unset.
+            Status::Ok => self.fail(
+                "status",
+                "span status",
+                &format!("{} has status Ok; it should be unset", self.label()),
+                Hint {
+                    concept: Some("instrumentation should not set status Ok"),
+                    ..hint.into()
+                },
+            ),
         }
         self
     }
@@ -567,9 +583,9 @@ impl<'a> SpanRef<'a> {
             return "none: it is a root span".to_owned();
         }
         if data.parent_span_id.to_string() == crate::DECOY_SPAN_ID {
-            return "the decoy context that the check makes current around the consumers: the \
-                    parent came from Context::current(), not from the record. Extract onto an \
-                    empty context: extract_with_context(&Context::new(), ..)"
+            return "the decoy: not a span of this app, but a context that the check made current \
+                    around the consumer, to catch a parent or a link taken from it. The parent \
+                    came from the current context, not from the record"
                 .to_owned();
         }
         match self.spans.by_id(data.parent_span_id) {
@@ -579,6 +595,41 @@ impl<'a> SpanRef<'a> {
                 data.parent_span_id
             ),
         }
+    }
+}
+
+/// `storage-service's "process message" has no link` → (`storage-service`, `process message`).
+fn leading_label(what: &str) -> Option<(&str, &str)> {
+    let (service, rest) = what.split_once("'s \"")?;
+    if service.contains(char::is_whitespace) {
+        return None;
+    }
+    let (span, _) = rest.split_once('"')?;
+    Some((service, span))
+}
+
+/// The aspect a concept is about, as the chapters' task markers name them.
+fn aspect_of(concept: &str) -> &'static str {
+    let concept = concept.to_lowercase();
+    let has = |word: &str| concept.contains(word);
+    if has("link") {
+        "link"
+    } else if has("parent") {
+        "parent"
+    } else if has("new trace") || has("root") {
+        "root"
+    } else if has("attribute") || has("convention") {
+        "attribute"
+    } else if has("kind") {
+        "kind"
+    } else if has("status") || has("error") {
+        "status"
+    } else if has("context") || has("propagat") {
+        "trace"
+    } else if has("subscriber") {
+        "subscriber"
+    } else {
+        "check"
     }
 }
 
@@ -607,5 +658,29 @@ fn list_or_none<T: Display>(items: &[T]) -> String {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_in_the_contracts_words_names_its_span() {
+        assert_eq!(
+            leading_label("storage-service's \"process message\" for \"hello\" has no link"),
+            Some(("storage-service", "process message"))
+        );
+        assert_eq!(leading_label("waited 3s for the journey's spans"), None);
+        assert_eq!(leading_label("the POST's trace is \"0000\""), None);
+    }
+
+    #[test]
+    fn concepts_name_the_aspects_of_the_task_markers() {
+        assert_eq!(aspect_of("span links"), "link");
+        assert_eq!(aspect_of("the parent in same mode"), "parent");
+        assert_eq!(aspect_of("context from the record"), "trace");
+        assert_eq!(aspect_of("a subscriber per service"), "subscriber");
+        assert_eq!(aspect_of("something else"), "check");
     }
 }
