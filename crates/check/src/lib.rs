@@ -51,7 +51,7 @@ impl TestApp {
     /// check says so.
     pub async fn start_with<S: Services>(step: S, mut config: Config) -> TestApp {
         config.ambient_context.get_or_insert_with(decoy);
-        talk::logging::init_with_default(
+        talk::logging::init_for_tests(
             "warn,librdkafka=off,rdkafka=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
         );
         panics::install();
