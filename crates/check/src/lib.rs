@@ -248,8 +248,11 @@ impl TestApp {
         }
     }
 
-    /// Stops the app the way Ctrl-C does and waits until it has stopped.
+    /// Stops the app the way Ctrl-C does and waits until it has stopped. Then holds every span
+    /// the app made to the semantic conventions ([`conventions::hold`]), whatever the test
+    /// looked at.
     pub async fn stop(self) {
+        let log = self.app.spans.clone();
         match tokio::time::timeout(STOP_LIMIT, self.app.stop()).await {
             Ok(stopped) => stopped.expect("the app should stop cleanly"),
             Err(_) => panic!(
@@ -257,6 +260,7 @@ impl TestApp {
                  its shutdown token is cancelled"
             ),
         }
+        conventions::hold(&Spans::new(log.spans()));
     }
 }
 
@@ -307,6 +311,7 @@ fn describe(messages: &[Message]) -> String {
 }
 
 pub mod contract;
+pub mod conventions;
 pub mod finding;
 pub use finding::Hint;
 pub mod giphy;

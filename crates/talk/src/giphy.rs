@@ -28,7 +28,7 @@ use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
 };
 use serde::Deserialize;
 
@@ -113,6 +113,17 @@ impl GiphyError {
             GiphyError::NothingFound => "nothing_found".to_owned(),
         }
     }
+
+    /// The description for the client span's Error status. None (empty) for an error answer:
+    /// its `http.response.status_code` says it all, and the conventions ask for no description
+    /// that repeats the status code or `error.type`. Else the message, which tells this one
+    /// failure's story (how long the timeout was, what could not be reached).
+    pub fn status_description(&self) -> String {
+        match self {
+            GiphyError::Status(_) => String::new(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A found image, with the HTTP status of the answer (for the client span of step 02).
@@ -149,16 +160,54 @@ impl Client {
     }
 
     /// The host the client talks to, like `api.giphy.com` or `127.0.0.1`: the
-    /// `server.address` of a client span (the port, if any, is [`Client::server_port`]).
+    /// `server.address` of a client span (the port is [`Client::server_port`]).
     pub fn server_address(&self) -> &str {
         self.authority()
             .rsplit_once(':')
             .map_or(self.authority(), |(host, _)| host)
     }
 
-    /// The port in the base URL, if it names one: the `server.port` of a client span.
-    pub fn server_port(&self) -> Option<u16> {
-        self.authority().rsplit_once(':')?.1.parse().ok()
+    /// The port the client talks to: the one the base URL names, else the scheme's own (443
+    /// for `https`, 80 for `http`). The `server.port` of a client span, which the HTTP
+    /// conventions require next to `server.address`.
+    pub fn server_port(&self) -> u16 {
+        let named = self
+            .authority()
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse().ok());
+        named.unwrap_or(if self.base_url.starts_with("http://") {
+            80
+        } else {
+            443
+        })
+    }
+
+    /// The search's URL for `query`, as a client span's `url.full`, with the API key's value
+    /// replaced by `REDACTED`.
+    ///
+    /// The HTTP conventions require `url.full` on a client span, and say that sensitive query
+    /// values SHOULD be redacted, keeping the key's name. The API key is a secret, and a span
+    /// goes to every backend that the traces are exported to.
+    pub fn url_full(&self, query: &str) -> String {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}{SEARCH_ROUTE}", self.base_url),
+            Client::search_params("REDACTED", query),
+        );
+        match url {
+            Ok(url) => url.into(),
+            // A base URL that does not parse fails the search too; say where it was meant to go.
+            Err(_) => format!("{}{SEARCH_ROUTE}", self.base_url),
+        }
+    }
+
+    /// The search's query parameters, with `api_key` as the key's value.
+    fn search_params<'a>(api_key: &'a str, query: &'a str) -> [(&'a str, &'a str); 4] {
+        [
+            ("api_key", api_key),
+            ("q", query),
+            ("limit", "10"),
+            ("rating", "pg"),
+        ]
     }
 
     /// `host[:port]` of the base URL.
@@ -185,13 +234,8 @@ impl Client {
     ) -> Result<Found, GiphyError> {
         let response = self
             .http
-            .get(format!("{}/v1/gifs/search", self.base_url))
-            .query(&[
-                ("api_key", self.api_key.as_str()),
-                ("q", query),
-                ("limit", "10"),
-                ("rating", "pg"),
-            ])
+            .get(format!("{}{SEARCH_ROUTE}", self.base_url))
+            .query(&Client::search_params(&self.api_key, query))
             .headers(headers)
             .send()
             .await
@@ -290,6 +334,8 @@ async fn stand_in_search(
             .with_kind(SpanKind::Server)
             .with_attributes([
                 KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
+                KeyValue::new(URL_PATH, SEARCH_ROUTE),
+                KeyValue::new(URL_SCHEME, "http"),
                 KeyValue::new(HTTP_ROUTE, SEARCH_ROUTE),
                 KeyValue::new(HTTP_RESPONSE_STATUS_CODE, 200),
             ])
@@ -396,11 +442,21 @@ mod tests {
             Err(GiphyError::Unreachable(_))
         ));
         assert_eq!(client.server_address(), "127.0.0.1");
-        assert_eq!(client.server_port(), Some(address.port()));
+        assert_eq!(client.server_port(), address.port());
         let real = Client::new(GIPHY_API, "key", TIMEOUT);
         assert_eq!(
             (real.server_address(), real.server_port()),
-            ("api.giphy.com", None)
+            ("api.giphy.com", 443)
+        );
+        // The key never reaches a span: its value is redacted, its name kept.
+        assert_eq!(
+            real.url_full("cats & dogs"),
+            "https://api.giphy.com/v1/gifs/search?api_key=REDACTED&q=cats+%26+dogs&limit=10&rating=pg"
+        );
+        assert_eq!(GiphyError::Status(500).status_description(), "");
+        assert_eq!(
+            GiphyError::NothingFound.status_description(),
+            "Giphy found nothing for this topic"
         );
     }
 

@@ -229,7 +229,24 @@ pub async fn publish(
     producer
         .send(record, Timeout::After(DELIVERY_TIMEOUT))
         .await
-        .map_err(|(error, _record)| anyhow::anyhow!("Kafka did not take the record: {error}"))
+        // The KafkaError stays in the chain, so that `error_type` can name it.
+        .map_err(|(error, _record)| {
+            anyhow::Error::new(error).context("Kafka did not take the record")
+        })
+}
+
+/// The `error.type` of a span whose work failed because a send did: librdkafka's name for the
+/// error, such as `MessageSizeTooLarge`, found in `error`'s chain, else `_OTHER`, the
+/// conventions' fallback. Few distinct values, so that a backend can group failures by them.
+pub fn error_type(error: &anyhow::Error) -> String {
+    let code = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<KafkaError>())
+        .and_then(KafkaError::rdkafka_error_code);
+    match code {
+        Some(code) => format!("{code:?}"),
+        None => "_OTHER".to_owned(),
+    }
 }
 
 /// Waits for a producer's queued records, at most [`FLUSH_TIMEOUT`].

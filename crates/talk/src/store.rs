@@ -16,7 +16,7 @@ use std::time::Duration;
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
-    DB_OPERATION_BATCH_SIZE, DB_OPERATION_NAME, DB_SYSTEM_NAME,
+    DB_OPERATION_BATCH_SIZE, DB_OPERATION_NAME, DB_SYSTEM_NAME, ERROR_TYPE,
 };
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, ExistenceCheck, SetOptions};
@@ -38,6 +38,34 @@ pub enum StoreError {
     Unavailable(#[from] redis::RedisError),
     #[error("message {id} has a date that is not RFC 3339: {date:?}")]
     BadDate { id: String, date: String },
+}
+
+impl StoreError {
+    /// The `error.type` of a span that failed with this error: Redis's error code when it
+    /// sent one (`WRONGTYPE`), else the kind of failure (`io_error`, `bad_date`). Few distinct
+    /// values, so that a backend can group failures by them; the message tells the story.
+    pub fn error_type(&self) -> String {
+        match self {
+            StoreError::Unavailable(error) => redis_error_type(error),
+            StoreError::BadDate { .. } => "bad_date".to_owned(),
+        }
+    }
+}
+
+/// A Redis error's `error.type`: its code, else its kind, in snake case.
+fn redis_error_type(error: &redis::RedisError) -> String {
+    if let Some(code) = error.code() {
+        return code.to_owned();
+    }
+    let kind = format!("{:?}", error.kind());
+    let mut snake = String::new();
+    for (i, c) in kind.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            snake.push('_');
+        }
+        snake.push(c.to_ascii_lowercase());
+    }
+    snake
 }
 
 /// A handle to the message store. Cloning it is cheap and every clone sees the same messages.
@@ -345,6 +373,8 @@ where
             .start_with_context(self.tracer, self.parent);
         let result = call.await;
         if let Err(error) = &result {
+            // The database conventions ask for error.type on a failed operation.
+            span.set_attribute(KeyValue::new(ERROR_TYPE, redis_error_type(error)));
             span.set_status(Status::error(error.to_string()));
         }
         span.end();

@@ -53,8 +53,10 @@ pub async fn run(service: ChatApi) -> anyhow::Result<()> {
 }
 
 // TODO(02): write the middleware here, above post_message: `trace_request` runs each request
-// inside a SERVER span named `{method} {route}`, continues the caller's trace from its
-// `traceparent` header, and puts the span's context in the request's extensions. Then give
+// inside a SERVER span named `{method} {route}`, with the attributes the HTTP conventions
+// require of a server span (method, path, scheme) and the route and status code; a 5xx answer
+// makes it an Error with error.type. It continues the caller's trace from its `traceparent`
+// header, and puts the span's context in the request's extensions. Then give
 // post_message that context (an `Extension<Context>` argument, before `ValidMessage`: only the
 // last argument may consume the body), and set `message.trace_id` to the span's trace, so the
 // chat page can link to it. Chapter 02, task 2. (The ANCHOR lines only mark code for the book.)

@@ -2,8 +2,9 @@
 // TODO(02): once each record gets its spans, say so here. Chapter 02, task 3.
 // END TODO(02)
 
-// TODO(02): import what you use as you go (opentelemetry's traits and types, talk's
-// StoreError), and crate::telemetry in a group of its own. Chapter 02, task 3.
+// TODO(02): import what you use as you go (opentelemetry's traits and types, the semantic
+// conventions' ERROR_TYPE, talk's StoreError), and crate::telemetry in a group of its own.
+// Chapter 02, task 3.
 use rdkafka::message::BorrowedMessage;
 use talk::{ConsumerService, Failure, Message, Store};
 // END TODO(02)
@@ -32,7 +33,8 @@ impl talk::Handler for Storage {
         // TODO(02): run this in a "process message" span (kind CONSUMER) that starts a new
         // trace, with a "store message" span under it around the store call: save with
         // Store::save_with_spans, which adds the Redis spans under yours. Record a failed store
-        // call on both spans, and end them. Chapter 02, task 3.
+        // call on both spans (an Error status, and error.type, which StoreError names), and end
+        // them. Chapter 02, task 3.
         // A store that is down is worth waiting for: the message is retried, not lost.
         self.store
             .save(&message)

@@ -20,8 +20,9 @@ use talk::kafka::Delivery;
 // TODO(03): start a "send message" span of kind PRODUCER under `parent`, with
 // messaging.system, messaging.destination.name, messaging.operation.name and
 // messaging.operation.type; publish with talk::kafka::publish; then record where the record
-// landed (messaging.destination.partition.id, messaging.kafka.offset) or the error, and end
-// the span. Chapter 03, task 1.
+// landed (messaging.destination.partition.id, messaging.kafka.offset) or the error (an Error
+// status and error.type, which talk::kafka::error_type names), and end the span. Chapter 03,
+// task 1.
 /// Publishes `message` inside a `send message` span, a child of `parent`.
 pub async fn send_message(
     producer: &FutureProducer,

@@ -2,9 +2,10 @@
 //!
 //! Each record gets a `process message` CONSUMER span, with a `store message` span under it.
 
-use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use rdkafka::message::BorrowedMessage;
 use talk::store::StoreError;
 use talk::{ConsumerService, Failure, Message, Store};
@@ -42,6 +43,8 @@ impl talk::Handler for Storage {
         let stored = self.store_message(&message, &cx).await;
 
         if let Err(error) = &stored {
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
             cx.span().set_status(Status::error(error.to_string()));
         }
         cx.span().end();
@@ -60,6 +63,8 @@ impl Storage {
         // With Redis, the store adds a CLIENT span for each command under ours.
         let saved = self.store.save_with_spans(message, &self.tracer, &cx).await;
         if let Err(error) = &saved {
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
             cx.span().set_status(Status::error(error.to_string()));
         }
         cx.span().end();

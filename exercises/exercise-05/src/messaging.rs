@@ -12,8 +12,8 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    MESSAGING_DESTINATION_NAME, MESSAGING_DESTINATION_PARTITION_ID, MESSAGING_KAFKA_OFFSET,
-    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    ERROR_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_DESTINATION_PARTITION_ID,
+    MESSAGING_KAFKA_OFFSET, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use rdkafka::Message as _;
 use rdkafka::message::{BorrowedMessage, OwnedHeaders};
@@ -63,7 +63,11 @@ pub async fn send_message(
             span.set_attribute(KeyValue::new(MESSAGING_DESTINATION_PARTITION_ID, partition));
             span.set_attribute(KeyValue::new(MESSAGING_KAFKA_OFFSET, delivery.offset));
         }
-        Err(error) => span.set_status(Status::error(format!("{error:#}"))),
+        Err(error) => {
+            // A failed send has `error.type`, as the conventions ask: Kafka's name for it.
+            span.set_attribute(KeyValue::new(ERROR_TYPE, talk::kafka::error_type(error)));
+            span.set_status(Status::error(format!("{error:#}")));
+        }
     }
     span.end();
     delivered

@@ -9,13 +9,14 @@
 //! under it, and so is the `send message` PRODUCER span of the re-publish.
 
 // TODO(06): import what you use as you go: opentelemetry::propagation::TextMapPropagator,
-// opentelemetry_sdk::propagation::TraceContextPropagator, opentelemetry_http::HeaderInjector,
-// reqwest::header::HeaderMap, and ERROR_TYPE from the semantic conventions. Chapter 06.
+// opentelemetry_sdk::propagation::TraceContextPropagator, opentelemetry_http::HeaderInjector
+// and reqwest::header::HeaderMap. Chapter 06.
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL,
 };
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
@@ -88,6 +89,9 @@ impl talk::Handler for Giphy {
         };
 
         if let Err(error) = &result {
+            // The re-publish failed: `error.type` is Kafka's name for the error.
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, talk::kafka::error_type(error)));
             cx.span().set_status(Status::error(format!("{error:#}")));
         }
         cx.span().end();
@@ -124,6 +128,10 @@ impl Giphy {
             .with_attributes([
                 KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
                 KeyValue::new(SERVER_ADDRESS, self.client.server_address().to_owned()),
+                KeyValue::new(SERVER_PORT, i64::from(self.client.server_port())),
+                // The search's URL with the API key's value redacted: no secret travels with
+                // the spans.
+                KeyValue::new(URL_FULL, self.client.url_full(query)),
             ])
             .start_with_context(&self.tracer, parent);
         let cx = parent.with_span(span);
@@ -149,7 +157,8 @@ impl Giphy {
                 // TODO(06): give the span `error.type` (ERROR_TYPE): error.error_type() names the
                 // failure. Chapter 06, task 2.
                 // END TODO(06)
-                span.set_status(Status::error(error.to_string()));
+                // No description for an error answer: its status code says it all.
+                span.set_status(Status::error(error.status_description()));
                 tracing::warn!("giphy-service: {error}; using the fallback image");
                 FALLBACK_IMAGE.to_owned()
             }

@@ -12,9 +12,9 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME, MESSAGING_DESTINATION_PARTITION_ID,
-    MESSAGING_KAFKA_MESSAGE_KEY, MESSAGING_KAFKA_OFFSET, MESSAGING_MESSAGE_ID,
-    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    ERROR_TYPE, MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME,
+    MESSAGING_DESTINATION_PARTITION_ID, MESSAGING_KAFKA_MESSAGE_KEY, MESSAGING_KAFKA_OFFSET,
+    MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
 };
 use rdkafka::Message as _;
 use rdkafka::message::{BorrowedMessage, OwnedHeaders};
@@ -67,7 +67,11 @@ pub async fn send_message(
             span.set_attribute(KeyValue::new(MESSAGING_DESTINATION_PARTITION_ID, partition));
             span.set_attribute(KeyValue::new(MESSAGING_KAFKA_OFFSET, delivery.offset));
         }
-        Err(error) => span.set_status(Status::error(format!("{error:#}"))),
+        Err(error) => {
+            // A failed send has `error.type`, as the conventions ask: Kafka's name for it.
+            span.set_attribute(KeyValue::new(ERROR_TYPE, talk::kafka::error_type(error)));
+            span.set_status(Status::error(format!("{error:#}")));
+        }
     }
     span.end();
     delivered
@@ -171,10 +175,11 @@ fn process_attributes(
         KeyValue::new(MESSAGING_KAFKA_OFFSET, record.offset()),
         KeyValue::new(MESSAGING_MESSAGE_ID, message.id.clone()),
     ];
-    // The key is the room (it keeps each room's messages in order on one partition).
-    if let Some(key) = record.key() {
-        let key = String::from_utf8_lossy(key).into_owned();
-        attributes.push(KeyValue::new(MESSAGING_KAFKA_MESSAGE_KEY, key));
+    // The key is the room (it keeps each room's messages in order on one partition). A key
+    // that is not UTF-8 has no canonical string form, and the Kafka conventions say to leave
+    // it out then, rather than record a different string.
+    if let Some(Ok(key)) = record.key().map(std::str::from_utf8) {
+        attributes.push(KeyValue::new(MESSAGING_KAFKA_MESSAGE_KEY, key.to_owned()));
     }
     attributes
 }

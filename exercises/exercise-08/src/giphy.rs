@@ -17,7 +17,8 @@ use opentelemetry::trace::Status;
 use opentelemetry_http::HeaderInjector;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL,
 };
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
@@ -85,6 +86,8 @@ impl talk::Handler for Giphy {
         };
 
         if let Err(error) = &result {
+            // The re-publish failed: `error.type` is Kafka's name for the error.
+            span.set_attribute(ERROR_TYPE, talk::kafka::error_type(error));
             span.set_status(Status::error(format!("{error:#}")));
         }
         // If Kafka does not take the answer, try again later rather than lose it.
@@ -128,6 +131,10 @@ impl Giphy {
             otel.kind = "client",
             { HTTP_REQUEST_METHOD } = "GET",
             { SERVER_ADDRESS } = self.client.server_address(),
+            { SERVER_PORT } = i64::from(self.client.server_port()),
+            // The search's URL with the API key's value redacted: no secret travels with the
+            // spans.
+            { URL_FULL } = self.client.url_full(query),
             { HTTP_RESPONSE_STATUS_CODE } = Empty,
             { ERROR_TYPE } = Empty,
         );
@@ -151,7 +158,8 @@ impl Giphy {
                         span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(code));
                     }
                     span.record(ERROR_TYPE, error.error_type().as_str());
-                    span.set_status(Status::error(error.to_string()));
+                    // No description for an error answer: its status code says it all.
+                    span.set_status(Status::error(error.status_description()));
                     tracing::warn!("giphy-service: {error}; using the fallback image");
                     FALLBACK_IMAGE.to_owned()
                 }

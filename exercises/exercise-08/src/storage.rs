@@ -8,6 +8,7 @@
 
 use opentelemetry::trace::{Status, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use rdkafka::message::BorrowedMessage;
 use talk::store::StoreError;
 use talk::{ConsumerService, Failure, Message, Store};
@@ -60,6 +61,7 @@ impl talk::BatchHandler for Storage {
         // TODO(08): given, nothing to write until the next END TODO(08).
 
         if let Err(error) = &stored {
+            span.set_attribute(ERROR_TYPE, error.error_type());
             span.set_status(Status::error(error.to_string()));
         }
         // A store that is down is worth waiting for: the batch is retried, not lost.
@@ -82,6 +84,7 @@ impl Storage {
             .instrument(span.clone())
             .await;
         if let Err(error) = &saved {
+            span.set_attribute(ERROR_TYPE, error.error_type());
             span.set_status(Status::error(error.to_string()));
         }
         saved

@@ -12,7 +12,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL,
 };
 use rdkafka::message::{BorrowedMessage, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
@@ -63,6 +64,9 @@ impl talk::Handler for Giphy {
         };
 
         if let Err(error) = &result {
+            // The re-publish failed: `error.type` is Kafka's name for the error.
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, talk::kafka::error_type(error)));
             cx.span().set_status(Status::error(format!("{error:#}")));
         }
         cx.span().end();
@@ -95,6 +99,10 @@ impl Giphy {
             .with_attributes([
                 KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
                 KeyValue::new(SERVER_ADDRESS, self.client.server_address().to_owned()),
+                KeyValue::new(SERVER_PORT, i64::from(self.client.server_port())),
+                // The search's URL with the API key's value redacted: no secret travels with
+                // the spans.
+                KeyValue::new(URL_FULL, self.client.url_full(query)),
             ])
             .start_with_context(&self.tracer, parent);
         let cx = parent.with_span(span);
@@ -113,7 +121,8 @@ impl Giphy {
                 if let Some(code) = error.status() {
                     span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
                 }
-                span.set_status(Status::error(error.to_string()));
+                // No description for an error answer: its status code says it all.
+                span.set_status(Status::error(error.status_description()));
                 tracing::warn!("giphy-service: {error}; using the fallback image");
                 FALLBACK_IMAGE.to_owned()
             }

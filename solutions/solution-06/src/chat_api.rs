@@ -20,7 +20,7 @@ use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
 };
 use rdkafka::producer::FutureProducer;
 use talk::http::{ApiError, RoomQuery, ValidMessage};
@@ -87,6 +87,9 @@ async fn trace_request(
         .with_attributes([
             KeyValue::new(HTTP_REQUEST_METHOD, method),
             KeyValue::new(HTTP_ROUTE, route.as_str().to_owned()),
+            // The conventions require the path and the scheme too: chat-api serves plain HTTP.
+            KeyValue::new(URL_PATH, request.uri().path().to_owned()),
+            KeyValue::new(URL_SCHEME, "http"),
         ])
         .start_with_context(&state.tracer, &parent);
     let cx = parent.with_span(span);
@@ -102,9 +105,12 @@ async fn trace_request(
         HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
     ));
-    // For a server, a 4xx is the client's mistake, not a failure of this service.
+    // For a server, a 4xx is the client's mistake, not a failure of this service. A 5xx is
+    // its own: `error.type` is the code, as text. The code says what went wrong, so the
+    // status gets no description (the conventions ask for none that repeats it).
     if status.is_server_error() {
-        span.set_status(Status::error(status.to_string()));
+        span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_str().to_owned()));
+        span.set_status(Status::error(""));
     }
     span.end();
     response

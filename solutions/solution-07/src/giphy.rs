@@ -17,7 +17,8 @@ use opentelemetry_http::HeaderInjector;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL,
 };
 use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::FutureProducer;
@@ -85,6 +86,9 @@ impl talk::Handler for Giphy {
         };
 
         if let Err(error) = &result {
+            // The re-publish failed: `error.type` is Kafka's name for the error.
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, talk::kafka::error_type(error)));
             cx.span().set_status(Status::error(format!("{error:#}")));
         }
         cx.span().end();
@@ -130,6 +134,10 @@ impl Giphy {
             .with_attributes([
                 KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
                 KeyValue::new(SERVER_ADDRESS, self.client.server_address().to_owned()),
+                KeyValue::new(SERVER_PORT, i64::from(self.client.server_port())),
+                // The search's URL with the API key's value redacted: no secret travels with
+                // the spans.
+                KeyValue::new(URL_FULL, self.client.url_full(query)),
             ])
             .start_with_context(&self.tracer, parent);
         let cx = parent.with_span(span);
@@ -157,7 +165,8 @@ impl Giphy {
                 }
                 // A short name for the failure, that a backend can group by.
                 span.set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
-                span.set_status(Status::error(error.to_string()));
+                // No description for an error answer: its status code says it all.
+                span.set_status(Status::error(error.status_description()));
                 tracing::warn!("giphy-service: {error}; using the fallback image");
                 FALLBACK_IMAGE.to_owned()
             }

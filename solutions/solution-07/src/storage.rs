@@ -4,9 +4,10 @@
 //! in one call. Each batch gets one `process message` CONSUMER span, linked to every record's
 //! send span, with one `store message` span under it.
 
-use opentelemetry::Context;
 use opentelemetry::trace::{Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use rdkafka::message::BorrowedMessage;
 use talk::store::StoreError;
 use talk::{ConsumerService, Failure, Message, Store};
@@ -45,6 +46,8 @@ impl talk::BatchHandler for Storage {
         let stored = self.store_messages(&messages, &cx).await;
 
         if let Err(error) = &stored {
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
             cx.span().set_status(Status::error(error.to_string()));
         }
         cx.span().end();
@@ -70,6 +73,8 @@ impl Storage {
             .save_batch_with_spans(messages, &self.tracer, &cx)
             .await;
         if let Err(error) = &saved {
+            cx.span()
+                .set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
             cx.span().set_status(Status::error(error.to_string()));
         }
         cx.span().end();

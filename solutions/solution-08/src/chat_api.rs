@@ -17,7 +17,7 @@ use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
 };
 use rdkafka::producer::FutureProducer;
 use talk::http::{ApiError, RoomQuery, ValidMessage};
@@ -89,6 +89,9 @@ async fn trace_request(route: MatchedPath, request: Request, next: Next) -> Resp
         otel.kind = "server",
         { HTTP_REQUEST_METHOD } = method.as_str(),
         { HTTP_ROUTE } = route.as_str(),
+        // The conventions require the path and the scheme too: chat-api serves plain HTTP.
+        { URL_PATH } = request.uri().path(),
+        { URL_SCHEME } = "http",
         { HTTP_RESPONSE_STATUS_CODE } = Empty,
     );
     // A caller that is itself traced sends a `traceparent` header: continue its trace. This
@@ -106,9 +109,12 @@ async fn trace_request(route: MatchedPath, request: Request, next: Next) -> Resp
 
     let status = response.status();
     span.record(HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
-    // For a server, a 4xx is the client's mistake, not a failure of this service.
+    // For a server, a 4xx is the client's mistake, not a failure of this service. A 5xx is
+    // its own: `error.type` is the code, as text. The code says what went wrong, so the
+    // status gets no description (the conventions ask for none that repeats it).
     if status.is_server_error() {
-        span.set_status(Status::error(status.to_string()));
+        span.set_attribute(ERROR_TYPE, status.as_str().to_owned());
+        span.set_status(Status::error(""));
     }
     response
 }

@@ -1,0 +1,257 @@
+//! The semantic conventions that every span of every step is held to, whatever a test looked
+//! at: [`hold`] runs over all the spans a test's app made, when the test stops it.
+//!
+//! A check that only looked at the spans its test was about would teach whatever the other
+//! spans do as the rule. These are the rules of OpenTelemetry's trace API and semantic
+//! conventions (v1.44) that the workbook's spans fall under:
+//!
+//! - the trace API: instrumentation leaves a span's status unset when it worked, never `Ok`;
+//! - "Recording errors": a failed span has `error.type`, and its status description does not
+//!   repeat the status code or `error.type`;
+//! - HTTP: a SERVER span has `url.path` and `url.scheme`, and one that answered 5xx is an Error
+//!   whose `error.type` is the status code; a CLIENT span has `url.full`, `server.address` and
+//!   `server.port`, and a secret in `url.full`'s query is `REDACTED`.
+
+use opentelemetry::Value;
+use opentelemetry::trace::{SpanKind, Status};
+
+use crate::finding::Hint;
+use crate::trace::{About, SpanRef, Spans};
+
+/// The query parameter of the Giphy search that holds the API key.
+const API_KEY_PARAMETER: &str = "api_key";
+
+/// Holds every span in `spans` to the conventions above. Fails at the first span that breaks
+/// one, naming the convention.
+#[track_caller]
+pub fn hold(spans: &Spans) {
+    for span in spans.all() {
+        let Some(span) = spans.by_id(span.span.span_context.span_id()) else {
+            continue;
+        };
+        status(&span);
+        if span.attribute("http.request.method").is_some() {
+            match span.data().span.span_kind {
+                SpanKind::Server => http_server(&span),
+                SpanKind::Client => http_client(&span),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// No `Ok`; an Error has `error.type`, and a description that repeats neither the status code
+/// nor `error.type`.
+#[track_caller]
+fn status(span: &SpanRef<'_>) {
+    let description = match &span.data().span.status {
+        Status::Unset => return,
+        Status::Ok => fail(
+            span,
+            "status",
+            &format!("{} has status Ok", span.label()),
+            Hint::new(
+                "instrumentation should not set status Ok",
+                "The trace API leaves Ok to the application's own judgement: instrumentation \
+                 leaves the status unset when the work succeeded, and sets only Error. Find \
+                 where this span's status is set.",
+            ),
+        ),
+        Status::Error { description } => description.to_string(),
+    };
+    let Some(error_type) = span
+        .attribute("error.type")
+        .map(|v| v.as_str().into_owned())
+    else {
+        fail(
+            span,
+            "attribute",
+            &format!(
+                "{} is an Error but has no attribute error.type; its attributes: {}",
+                span.label(),
+                span.attribute_list()
+            ),
+            Hint::new(
+                "semconv recording errors: a failed span has error.type",
+                "The conventions ask for error.type on every span whose operation failed: a \
+                 short, low-cardinality name of the kind of failure (an HTTP status code as \
+                 text, an error code, or the error's kind). The failing error's type in talk \
+                 names one. Set it where this span's status becomes Error.",
+            ),
+        );
+    };
+    let code = span
+        .attribute("http.response.status_code")
+        .map(|v| v.as_str().into_owned());
+    let repeats_code = code
+        .as_deref()
+        .is_some_and(|code| description.contains(code));
+    let repeats_type = !description.is_empty() && description == error_type;
+    if repeats_code || repeats_type {
+        let repeated = if repeats_code {
+            format!("the status code {}", code.unwrap_or_default())
+        } else {
+            format!("error.type ({error_type})")
+        };
+        fail(
+            span,
+            "status",
+            &format!(
+                "{}'s status description {description:?} repeats {repeated}",
+                span.label()
+            ),
+            Hint::new(
+                "semconv recording errors: the description does not repeat the status code",
+                "The status code and error.type already say what kind of failure it was. The \
+                 description is for what they cannot say, and when the status code explains \
+                 it all (an HTTP error answer), the HTTP conventions ask for no description \
+                 at all. The Giphy error's type in talk says which description to give.",
+            ),
+        );
+    }
+}
+
+/// A SERVER span's Required attributes, and the Error of a 5xx answer.
+#[track_caller]
+fn http_server(span: &SpanRef<'_>) {
+    for (key, what) in [
+        (
+            "url.path",
+            "semconv HTTP: url.path is Required on a server span",
+        ),
+        (
+            "url.scheme",
+            "semconv HTTP: url.scheme is Required on a server span",
+        ),
+    ] {
+        if span.attribute(key).is_none() {
+            missing(
+                span,
+                key,
+                Hint::new(
+                    what,
+                    "The HTTP server span conventions require the request's path (without \
+                     its query) and its scheme, next to the method. The request in chat-api's \
+                     trace_request middleware (chat_api.rs) knows both.",
+                ),
+            );
+        }
+    }
+    let Some(Value::I64(code)) = span.attribute("http.response.status_code") else {
+        return;
+    };
+    if *code >= 500 {
+        let failed = matches!(span.data().span.status, Status::Error { .. });
+        let error_type = span
+            .attribute("error.type")
+            .map(|v| v.as_str().into_owned());
+        if !failed || error_type.as_deref() != Some(code.to_string().as_str()) {
+            fail(
+                span,
+                "status",
+                &format!(
+                    "{} answered {code}, but its status is {:?} and its error.type {}",
+                    span.label(),
+                    span.data().span.status,
+                    error_type.as_deref().unwrap_or("is missing")
+                ),
+                Hint::new(
+                    "semconv HTTP: a server span that answered 5xx is an Error with error.type",
+                    "For a server, a 5xx answer is its own failure: the status is Error, and \
+                     error.type is the status code, as text. In chat-api's trace_request \
+                     middleware (chat_api.rs).",
+                ),
+            );
+        }
+    }
+}
+
+/// A CLIENT span's Required attributes, and no secret in `url.full`.
+#[track_caller]
+fn http_client(span: &SpanRef<'_>) {
+    let hint = |concept| {
+        Hint::new(
+            concept,
+            "The HTTP client span conventions require the method, the full URL, and the \
+             server's address and port. The Giphy client (talk::giphy::Client) gives the \
+             address, the port and the URL with the API key redacted; in giphy.rs, \
+             Giphy::search.",
+        )
+    };
+    for (key, concept) in [
+        (
+            "url.full",
+            "semconv HTTP: url.full is Required on a client span",
+        ),
+        (
+            "server.address",
+            "semconv HTTP: server.address is Required on a client span",
+        ),
+        (
+            "server.port",
+            "semconv HTTP: server.port is Required on a client span",
+        ),
+    ] {
+        if span.attribute(key).is_none() {
+            missing(span, key, hint(concept));
+        }
+    }
+    if !matches!(span.attribute("server.port"), Some(Value::I64(_))) {
+        fail(
+            span,
+            "attribute",
+            &format!(
+                "{}'s server.port is {:?}; the conventions make it an integer",
+                span.label(),
+                span.attribute("server.port")
+            ),
+            hint("semconv HTTP: server.port is an integer"),
+        );
+    }
+    let url = span
+        .attribute("url.full")
+        .map(|v| v.as_str().into_owned())
+        .unwrap_or_default();
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let secret = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, value)| *name == API_KEY_PARAMETER && *value != "REDACTED");
+    if secret.is_some() {
+        fail(
+            span,
+            "attribute",
+            &format!(
+                "{}'s url.full carries the API key's value: {url}",
+                span.label()
+            ),
+            hint("semconv HTTP: a secret in url.full's query is REDACTED"),
+        );
+    }
+}
+
+#[track_caller]
+fn missing(span: &SpanRef<'_>, key: &str, hint: Hint) -> ! {
+    fail(
+        span,
+        "attribute",
+        &format!(
+            "{} has no attribute {key}; its attributes: {}",
+            span.label(),
+            span.attribute_list()
+        ),
+        hint,
+    )
+}
+
+#[track_caller]
+fn fail(span: &SpanRef<'_>, aspect: &'static str, what: &str, hint: Hint) -> ! {
+    let data = span.data();
+    let about = About {
+        aspect,
+        span: Some(&data.span.name),
+        service: Some(&data.service),
+        concept: "the semantic conventions",
+    };
+    span.spans().fail_about(about, what, hint)
+}
