@@ -420,13 +420,13 @@ fn class_report(workbook: &Workbook, step: &Step, run: &Run) -> class::ClassRepo
     if run.outcome == Outcome::DoesNotBuild {
         report.place = run.error_place.clone();
     }
-    if let Some(placed) = first {
-        if report.concept.is_none() {
-            report.concept = Some(match &placed.task {
-                Some(task) => format!("task {}: {}", task.number, placed.finding.concept),
-                None => placed.finding.concept.clone(),
-            });
-        }
+    if let Some(placed) = first
+        && report.concept.is_none()
+    {
+        report.concept = Some(match &placed.task {
+            Some(task) => format!("task {}: {}", task.number, placed.finding.concept),
+            None => placed.finding.concept.clone(),
+        });
     }
     report.duration_ms = Some(run.duration.as_millis() as u64);
     let record = StatusRecord::load(&status::status_path(&workbook.root));

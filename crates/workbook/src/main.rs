@@ -20,6 +20,7 @@
 //! - `list`, `check`, `hint`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
 //! - `class`: class mode, the workshop's class board (serve, join, env, leave);
 //! - `preflight`: proves a laptop is ready for the day, offline, in one line;
+//! - `leaks`: the rule that no finding quotes the code to write;
 //! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
 //! - `book`: the book's includes and code blocks;
 //! - `cargo`, `ui`: running cargo, and colours.
@@ -33,6 +34,7 @@ mod diff;
 mod files;
 mod findings;
 mod hint;
+mod leaks;
 mod list;
 mod preflight;
 mod reported;

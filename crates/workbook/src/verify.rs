@@ -15,9 +15,11 @@
 //! - the schedule page is what `cargo workbook schedule --write` would write;
 //! - every solution passes its check; step 01's exercise passes too (it is the tour), and
 //!   every later exercise fails, for the right reason: its output names the step's
-//!   `TODO(NN)` or prints a `hint:`.
+//!   `TODO(NN)` or prints a `hint:`;
+//! - no finding that an exercise's check prints quotes the code that the learner is to write
+//!   (`leaks`).
 
-use std::{fmt::Write as _, fs, process::ExitCode, time::Duration};
+use std::{fmt::Write as _, fs, path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 
@@ -25,7 +27,7 @@ use crate::{
     book,
     cargo::{self, Captured},
     files::{self, CrateFiles},
-    scaffold, schedule,
+    leaks, reported, scaffold, schedule,
     steps::{Step, StepId, Workbook},
     ui,
 };
@@ -83,13 +85,16 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
     }
     for step in workbook.crate_steps() {
         if step.solution.is_some() {
-            let run = run_crate(workbook, &step.id.solution_package())?;
+            let run = run_crate(workbook, &step.id.solution_package(), None)?;
             judge_solution(&mut report, step, &run);
             timings.push(run.timing());
         }
         if step.exercise.is_some() {
-            let run = run_crate(workbook, &step.id.exercise_package())?;
+            let findings = crate::check::findings_path(workbook, step, false)
+                .with_file_name(format!("verify-findings-{}.jsonl", step.id));
+            let run = run_crate(workbook, &step.id.exercise_package(), Some(&findings))?;
             judge_exercise(&mut report, step, &run);
+            judge_no_leak(&mut report, step, &run, &findings)?;
             timings.push(run.timing());
         }
     }
@@ -474,7 +479,8 @@ const CHECK_LIMIT: Duration = Duration::from_secs(5 * 60);
 
 /// Builds the crate's tests, then runs them (the same as `cargo workbook check`, timed
 /// separately so `--timings` can tell building from checking).
-fn run_crate(workbook: &Workbook, package: &str) -> Result<CrateRun> {
+/// With `findings`, the check writes its findings there (`WORKBOOK_FINDINGS`).
+fn run_crate(workbook: &Workbook, package: &str, findings: Option<&Path>) -> Result<CrateRun> {
     let mut build = cargo::command(&workbook.root);
     build.args(["test", "-p", package, "--no-run", "--color=never"]);
     let build = cargo::run_captured(build, BUILD_LIMIT)?;
@@ -482,6 +488,13 @@ fn run_crate(workbook: &Workbook, package: &str) -> Result<CrateRun> {
         let mut test = cargo::command(&workbook.root);
         // --no-fail-fast: report every test binary, not just up to the first that fails.
         test.args(["test", "-p", package, "--no-fail-fast", "--color=never"]);
+        if let Some(findings) = findings {
+            let _ = fs::remove_file(findings);
+            if let Some(dir) = findings.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            test.env("WORKBOOK_FINDINGS", findings);
+        }
         Some(cargo::run_captured(test, CHECK_LIMIT)?)
     } else {
         None
@@ -585,6 +598,58 @@ fn judge_exercise(report: &mut Report, step: &Step, run: &CrateRun) {
     } else {
         report.pass(&subject(step), &rule, &run.result_lines());
     }
+}
+
+/// No finding of the exercise's check quotes the code to write: neither what the check
+/// reported (its words; the code it keeps for `cargo workbook hint` is left out) nor a `✗` or
+/// `hint:` line of its output.
+fn judge_no_leak(report: &mut Report, step: &Step, run: &CrateRun, findings: &Path) -> Result<()> {
+    let (Some(exercise), Some(solution)) = (&step.exercise, &step.solution) else {
+        return Ok(());
+    };
+    let rule = format!("{}'s findings do not quote the code to write", run.package);
+    let Some(test) = &run.test else {
+        report.skip(&subject(step), &rule, "it does not build");
+        return Ok(());
+    };
+    let exercise = files::read_crate(exercise)?;
+    let solution = files::read_crate(solution)?;
+    let texts = |files: &CrateFiles| -> Vec<String> {
+        files::under(files, "src")
+            .into_values()
+            .filter_map(|bytes| std::str::from_utf8(bytes).ok().map(str::to_string))
+            .collect()
+    };
+    let (solution, exercise) = (texts(&solution), texts(&exercise));
+    let answers = leaks::answer_lines(
+        &solution.iter().map(String::as_str).collect::<Vec<_>>(),
+        &exercise.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut printed: Vec<String> = reported::read(findings)
+        .into_iter()
+        .flat_map(|finding| [finding.saw, finding.hint])
+        .collect();
+    printed.extend(
+        test.lines
+            .iter()
+            .filter(|line| {
+                line.trim_start().starts_with("✗ ") || line.trim_start().starts_with("hint")
+            })
+            .cloned(),
+    );
+    let problems: Vec<String> = printed
+        .iter()
+        .filter_map(|text| {
+            leaks::quoted(text, &answers).map(|answer| {
+                format!(
+                    "the finding \"{}\" quotes the solution's `{answer}`",
+                    text.trim()
+                )
+            })
+        })
+        .collect();
+    report.rule(&subject(step), &rule, problems);
+    Ok(())
 }
 
 /// Seconds to build one crate's tests and to run them.
