@@ -1,7 +1,9 @@
 //! The class board's page in a real browser (headless Chromium through ChromeDriver), as the
-//! instructor sees it on the projector: a whole room's reports, one row per learner, names and
-//! summaries shown as text, and each name linking to that learner's traces in the shared
-//! Jaeger. Skipped, with a reason, where ChromeDriver is not installed.
+//! instructor sees it on a 1024×768 projector: a whole room's reports, one row per learner, names
+//! and summaries shown as text, each row saying what kind of failure and where, every column on
+//! the screen, projector mode hiding the failure texts, the join line on the page, and each name
+//! linking to that learner's traces in the shared Jaeger. Skipped, with a reason, where
+//! ChromeDriver is not installed.
 
 mod browser;
 
@@ -20,6 +22,8 @@ use serde_json::json;
 
 const TOKEN: &str = "room-token";
 const JAEGER_UI: &str = "http://jaeger.example:16686";
+const JOIN: &str =
+    "cargo workbook class join http://192.168.1.20:7878 --token room-token --name \"YOUR NAME\"";
 
 /// Names that would run a script or bold the row if the page put them in as HTML (each within
 /// the board's 40 characters).
@@ -39,7 +43,8 @@ async fn start_board() -> String {
         Some(JAEGER_UI.into()),
         opened.board,
         opened.log,
-    );
+    )
+    .with_join_lines(vec![JOIN.into()]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = http::router(Arc::new(class));
@@ -74,6 +79,20 @@ async fn a_room_reports(base: &str) -> Vec<String> {
     for send in sends {
         assert_eq!(send.await.unwrap().unwrap().status(), 204);
     }
+    // Then Ada's newest check: step 03 reached a todo!(), reported with its kind and place.
+    let todo = json!({
+        "name": "Ada Lovelace", "step": "03", "result": "fail", "kind": "todo",
+        "place": "exercises/exercise-03/src/chat_api.rs:42",
+        "summary": "the app reached a todo!() <script>document.title='pwned'</script>",
+    });
+    let sent = http
+        .post(format!("{base}/api/report"))
+        .bearer_auth(TOKEN)
+        .json(&todo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 204);
     names
 }
 
@@ -125,6 +144,7 @@ async fn the_board_shows_the_room_one_row_per_learner_as_text() {
     );
 
     let browser = driver.browser().await;
+    browser.set_window_size(1024, 768).await;
     browser.goto(&format!("{base}/#token={TOKEN}")).await;
     let mut shown = wait_for_rows(&browser, 30).await;
     shown.sort();
@@ -139,15 +159,71 @@ async fn the_board_shows_the_room_one_row_per_learner_as_text() {
         .unwrap();
     assert!(made.is_empty(), "a name or summary was put in as HTML");
     assert_eq!(browser.title().await, "Class board · Tracing Talk");
-    let summary = browser.find("#learners td.summary").await.unwrap();
+    // Ada's row says why: the step, the kind of failure, and where, the place without the
+    // exercise's folder (the step has its column).
+    let row = row_of(&browser, "Ada Lovelace").await;
+    let summary = row.find("td.summary").await.unwrap();
     let text = summary.text().await.unwrap();
+    assert!(
+        text.starts_with("03 ✗ reached a todo!()"),
+        "the kind first: {text:?}"
+    );
+    assert!(text.contains("src/chat_api.rs:42"), "and where: {text:?}");
     assert!(
         text.contains("<script>"),
         "the summary shows as text: {text:?}"
     );
 
-    // Each name links to that learner's traces: chat-api's, with their service.namespace.
+    // At 1024×768 every column is on the screen, "When" and the last check included.
+    let overflow = browser
+        .execute(
+            "const right = (css) => document.querySelector(css).getBoundingClientRect().right;
+             return [right('#columns th.when'), right('#columns th.last'),
+                     document.documentElement.clientWidth];",
+        )
+        .await;
+    let [when, last, width] = [0, 1, 2].map(|i| overflow[i].as_f64().unwrap());
+    println!("at 1024x768: When ends at {when} px, Last check at {last} px, of {width} px");
+    assert!(when <= width && last <= width, "a column is off-screen");
+
+    // The join line is on the page, for the room to copy.
+    let join = browser.find("#join-line").await.unwrap();
+    assert_eq!(join.text().await.unwrap(), JOIN);
+
+    // Projector mode hides where and what the check said, and keeps the kind.
+    browser
+        .find("#projector-toggle")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let shown = browser
+            .execute(
+                "return [...document.querySelectorAll('#learners td.summary .detail')]
+                   .filter((e) => e.offsetParent !== null).length;",
+            )
+            .await;
+        if shown.as_u64() == Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "projector mode still shows {shown} failure texts"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let row = row_of(&browser, "Ada Lovelace").await;
+    let text = row.find("td.summary").await.unwrap().text().await.unwrap();
+    assert!(
+        text.starts_with("03 ✗ reached a todo!()") && !text.contains("chat_api"),
+        "{text:?}"
+    );
+    assert!(browser.current_url().await.contains("projector=1"));
+
+    // Each name links to that learner's traces: chat-api's, with their service.namespace.
     let link = row.find("td.name a").await.unwrap();
     let href = link.attr("href").await.unwrap().unwrap();
     assert_eq!(
@@ -167,7 +243,15 @@ async fn the_board_shows_the_room_one_row_per_learner_as_text() {
     for cell in &cells {
         marks.push(cell.text().await.unwrap());
     }
-    assert_eq!(marks, ["✓", "✗", "✓", "✓", "·", "·", "·", "·"]);
+    assert_eq!(marks, ["✓", "✗", "✗", "✓", "·", "·", "·", "·"]);
+
+    // The last row counts who passes each step of those who tried it.
+    let totals = browser.find_all("#totals td.total").await.unwrap();
+    let mut counts = Vec::new();
+    for total in &totals {
+        counts.push(total.text().await.unwrap());
+    }
+    assert_eq!(counts[..4], ["30/30", "0/30", "29/30", "30/30"]);
 
     // Without the right token, the page asks for it instead.
     browser.goto(&format!("{base}/#token=wrong")).await;

@@ -215,6 +215,21 @@ impl Browser {
         }
     }
 
+    /// Sizes the window as a screen of `width` × `height` would (the page's viewport is a
+    /// little smaller: the window's frame).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await
+            .unwrap();
+    }
+
+    /// Runs `script` (a function body: `return …;`) in the page and gives back its value.
+    pub async fn execute(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+            .await
+            .unwrap()
+    }
+
     /// Ends the session, which closes the browser, and removes its profile folder.
     pub async fn close(self) {
         let _ = self.call(reqwest::Method::DELETE, "", Value::Null).await;
