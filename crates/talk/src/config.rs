@@ -77,10 +77,11 @@ pub struct Config {
     #[arg(skip = crate::giphy::TIMEOUT)]
     pub giphy_timeout: std::time::Duration,
 
-    /// A trace context made current around the consumer services, as a framework or an outer
-    /// span could make one current in real code. Not a flag: the checks set a decoy here, so
-    /// that a consumer which takes its parent from `Context::current()` instead of from the
-    /// record is seen to.
+    /// A trace context made current around the consumer services, as a context leaked from
+    /// unrelated work can be in real code. Not a flag: the checks set a decoy here, so that a
+    /// consumer which takes its parent or its link from `Context::current()` instead of from
+    /// the record is seen to. (A real ambient span, one that the processing runs inside, would
+    /// be the right parent: chapter 05 says when.)
     #[arg(skip)]
     pub ambient_context: Option<opentelemetry::Context>,
 }
