@@ -10,7 +10,9 @@
 //!   repeat the status code or `error.type`;
 //! - HTTP: a SERVER span has `url.path` and `url.scheme`, and one that answered 5xx is an Error
 //!   whose `error.type` is the status code; a CLIENT span has `url.full`, `server.address` and
-//!   `server.port`, and a secret in `url.full`'s query is `REDACTED`.
+//!   `server.port`, and a secret in `url.full`'s query is `REDACTED`;
+//! - Kafka: a record key with no canonical string form (not UTF-8) is left out, not decoded
+//!   lossily into a different string.
 
 use opentelemetry::Value;
 use opentelemetry::trace::{SpanKind, Status};
@@ -30,6 +32,7 @@ pub fn hold(spans: &Spans) {
             continue;
         };
         status(&span);
+        kafka_key(&span);
         if span.attribute("http.request.method").is_some() {
             match span.data().span.span_kind {
                 SpanKind::Server => http_server(&span),
@@ -106,6 +109,33 @@ fn status(span: &SpanRef<'_>) {
                  description is for what they cannot say, and when the status code explains \
                  it all (an HTTP error answer), the HTTP conventions ask for no description \
                  at all. The Giphy error's type in talk says which description to give.",
+            ),
+        );
+    }
+}
+
+/// No `messaging.kafka.message.key` that a lossy decoding made: the replacement character
+/// U+FFFD stands where bytes that are not UTF-8 were, so the key is a different string.
+#[track_caller]
+fn kafka_key(span: &SpanRef<'_>) {
+    let Some(key) = span.attribute("messaging.kafka.message.key") else {
+        return;
+    };
+    if key.as_str().contains('\u{FFFD}') {
+        fail(
+            span,
+            "attribute",
+            &format!(
+                "{}'s messaging.kafka.message.key is {key}, a key that was not UTF-8, decoded \
+                 lossily",
+                span.label()
+            ),
+            Hint::new(
+                "semconv Kafka: a key with no canonical string form is left out",
+                "The Kafka conventions record the key as a string only when it has one. A key \
+                 that is not UTF-8 becomes another string when decoded lossily, so leave the \
+                 attribute out for it. Where the process span's attributes are made, in \
+                 messaging.rs.",
             ),
         );
     }
@@ -254,4 +284,160 @@ fn fail(span: &SpanRef<'_>, aspect: &'static str, what: &str, hint: Hint) -> ! {
         concept: "the semantic conventions",
     };
     span.spans().fail_about(about, what, hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{InstrumentationScope, KeyValue};
+    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use talk::telemetry::FinishedSpan;
+
+    use super::hold;
+    use crate::Spans;
+
+    fn span(name: &str, id: u64, kind: SpanKind, attributes: Vec<KeyValue>) -> FinishedSpan {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        FinishedSpan {
+            service: "test".to_owned(),
+            span: SpanData {
+                span_context: SpanContext::new(
+                    TraceId::from(1),
+                    SpanId::from(id),
+                    TraceFlags::SAMPLED,
+                    false,
+                    TraceState::default(),
+                ),
+                parent_span_id: SpanId::INVALID,
+                parent_span_is_remote: false,
+                span_kind: kind,
+                name: name.to_owned().into(),
+                start_time: start,
+                end_time: start + Duration::from_millis(5),
+                attributes,
+                dropped_attributes_count: 0,
+                events: SpanEvents::default(),
+                links: SpanLinks::default(),
+                status: Status::Unset,
+                instrumentation_scope: InstrumentationScope::builder("test").build(),
+            },
+        }
+    }
+
+    /// A server span that answered 503 and a Giphy GET that got a 500, as the solutions make
+    /// them.
+    fn good() -> Vec<FinishedSpan> {
+        let mut server = span(
+            "POST /message",
+            1,
+            SpanKind::Server,
+            vec![
+                KeyValue::new("http.request.method", "POST"),
+                KeyValue::new("url.path", "/message"),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("http.response.status_code", 503),
+                KeyValue::new("error.type", "503"),
+            ],
+        );
+        server.span.status = Status::error("");
+        let mut get = span(
+            "GET",
+            2,
+            SpanKind::Client,
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("server.address", "127.0.0.1"),
+                KeyValue::new("server.port", 8080),
+                KeyValue::new(
+                    "url.full",
+                    "http://127.0.0.1:8080/v1/gifs/search?api_key=REDACTED&q=cats",
+                ),
+                KeyValue::new("http.response.status_code", 500),
+                KeyValue::new("error.type", "500"),
+            ],
+        );
+        get.span.status = Status::error("");
+        let process = span(
+            "process message",
+            3,
+            SpanKind::Consumer,
+            vec![KeyValue::new("messaging.kafka.message.key", "lobby")],
+        );
+        vec![server, get, process]
+    }
+
+    /// A way to break the good spans.
+    type Break = fn(&mut Vec<FinishedSpan>);
+
+    /// The message `hold` fails with, or `None` when it passes.
+    fn failure(spans: Vec<FinishedSpan>) -> Option<String> {
+        let spans = Spans::new(spans);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hold(&spans)));
+        result
+            .err()
+            .map(|panic| panic.downcast_ref::<String>().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn spans_that_keep_the_conventions_pass() {
+        assert_eq!(failure(good()), None);
+    }
+
+    #[test]
+    fn each_broken_rule_is_named() {
+        let cases: [(&str, Break); 8] = [
+            ("instrumentation should not set status Ok", |s| {
+                s[2].span.status = Status::Ok
+            }),
+            ("a failed span has error.type", |s| {
+                s[1].span
+                    .attributes
+                    .retain(|kv| kv.key.as_str() != "error.type")
+            }),
+            ("does not repeat the status code", |s| {
+                s[1].span.status = Status::error("Giphy answered HTTP 500")
+            }),
+            ("url.path is Required on a server span", |s| {
+                s[0].span
+                    .attributes
+                    .retain(|kv| kv.key.as_str() != "url.path")
+            }),
+            ("a server span that answered 5xx", |s| {
+                s[0].span
+                    .attributes
+                    .retain(|kv| kv.key.as_str() != "error.type");
+                s[0].span.status = Status::Unset;
+            }),
+            ("server.port is Required on a client span", |s| {
+                s[1].span
+                    .attributes
+                    .retain(|kv| kv.key.as_str() != "server.port")
+            }),
+            ("a secret in url.full's query is REDACTED", |s| {
+                s[1].span
+                    .attributes
+                    .retain(|kv| kv.key.as_str() != "url.full");
+                s[1].span.attributes.push(KeyValue::new(
+                    "url.full",
+                    "http://127.0.0.1:8080/v1/gifs/search?api_key=s3cret&q=cats",
+                ))
+            }),
+            ("a key with no canonical string form is left out", |s| {
+                s[2].span.attributes = vec![KeyValue::new(
+                    "messaging.kafka.message.key",
+                    String::from_utf8_lossy(&[0x6c, 0xff, 0x62]).into_owned(),
+                )]
+            }),
+        ];
+        for (rule, break_it) in cases {
+            let mut spans = good();
+            break_it(&mut spans);
+            let failed = failure(spans).unwrap_or_else(|| panic!("{rule:?} was not caught"));
+            assert!(failed.contains(rule), "{rule:?} not named in: {failed}");
+        }
+    }
 }
