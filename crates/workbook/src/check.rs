@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use crate::{
     cargo, class, files,
     findings::{Collector, Finding},
-    reported::{self, Placed},
+    reported::{self, Placed, Reported},
     status::{self, CheckResult, StatusRecord},
     steps::{Step, Workbook},
     tasks, ui,
@@ -271,21 +271,46 @@ fn test(
     let crate_files = files::read_crate(dir).unwrap_or_default();
     let test_files = test_files(&crate_files);
     let chapter = chapter_text(step);
-    let reported = reported::in_task_order(
-        reported::read(findings_file),
-        &tasks::tasks(&chapter),
-        &test_files,
-    );
     let collector = collector
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
+    let scraped = collector.findings(&test_files);
+    // A todo!() that a unit test of the step reached has no check around it to report it:
+    // it joins the check's findings, so that it takes its place in the task order and gets
+    // hints like the others.
+    let mut found = reported::read(findings_file);
+    let unit_todos: Vec<Reported> = scraped.iter().filter_map(unit_test_todo).collect();
+    if !unit_todos.is_empty() {
+        reported::append(findings_file, &unit_todos);
+        found.extend(unit_todos);
+    }
+    let reported = reported::in_task_order(found, &tasks::tasks(&chapter), &test_files);
     Ok(Run {
         outcome: Outcome::Failed,
         reported,
-        scraped: collector.findings(&test_files),
+        scraped,
         error_place: None,
         output,
         duration: started.elapsed(),
+    })
+}
+
+/// The scraper's `✗ a unit test reached a todo!() at FILE:LINE:COL: MESSAGE`, as a finding.
+fn unit_test_todo(finding: &Finding) -> Option<Reported> {
+    let rest = finding
+        .problem
+        .strip_prefix("✗ a unit test reached a todo!() at ")?;
+    let (location, message) = rest.split_once(": ")?;
+    Some(Reported {
+        test: String::new(),
+        aspect: "todo".to_string(),
+        concept: "the part to write".to_string(),
+        saw: format!("a unit test reached a todo!() at {location}: {message}"),
+        hint: "Replace the todo!() with your code: the chapter's Tasks section says what it \
+               should do."
+            .to_string(),
+        location: Some(location.to_string()),
+        ..Reported::default()
     })
 }
 

@@ -148,7 +148,14 @@ impl Collector {
         if line.starts_with("✗ ") || panic_header(line).is_some() {
             return false;
         }
-        if !is_todo(line) {
+        // A `todo!()` reached by the app is the check's to report (`✗ the app reached a
+        // todo!()`); one reached by a unit test of the step's own `src/` (step 04's carrier
+        // test, whose thread is named `carrier::tests::…`) has no check around it to say so.
+        let in_unit_test = state
+            .thread
+            .as_deref()
+            .is_some_and(|name| name.contains("::"));
+        if !is_todo(line) || in_unit_test {
             let tests = state.tests();
             self.seen.push(Seen {
                 printed: Printed::Panic(Panic {
@@ -255,6 +262,16 @@ fn whose(location: &str) -> Whose {
 /// mostly stops because of that panic, and its own message is only the consequence.
 fn panic_finding(panic: &Panic, step_panicked: bool) -> Finding {
     let Panic { location, message } = panic;
+    if is_todo(message) {
+        return Finding {
+            problem: format!("✗ a unit test reached a todo!() at {location}: {message}"),
+            hint: Some(
+                "  hint: this is the part to write: replace the todo!() with your code (the \
+                 chapter's Tasks section says what it should do)."
+                    .to_string(),
+            ),
+        };
+    }
     let (who, hint) = match whose(location) {
         Whose::Step => ("the step's code", step_hint(location)),
         Whose::Check if step_panicked => (
@@ -449,6 +466,28 @@ thread 'every_service_makes_its_spans' panicked at tests/spans.rs:40:9:
         assert!(printed[0].contains("todo!()"), "{printed:?}");
         assert!(printed[1].contains("POST /message"), "{printed:?}");
         assert!(printed[2].contains("OTLP"), "{printed:?}");
+    }
+
+    #[test]
+    fn a_todo_in_a_unit_test_is_a_finding_and_one_in_the_app_is_the_checks() {
+        let mut collector = Collector::default();
+        for line in [
+            "thread 'carrier::tests::headers_round_trip' (77) panicked at \
+             exercises/exercise-04/src/carrier.rs:40:9:",
+            "not yet implemented: TODO(04): write RecordHeaderInjector::set",
+            "thread 'tokio-runtime-worker' (78) panicked at exercises/exercise-04/src/messaging.rs:9:5:",
+            "not yet implemented: TODO(04): write extract_parent",
+        ] {
+            collector.line(line);
+        }
+        let findings = collector.findings(&[]);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0].problem.starts_with(
+                "✗ a unit test reached a todo!() at exercises/exercise-04/src/carrier.rs:40:9"
+            ),
+            "{findings:?}"
+        );
     }
 
     #[test]

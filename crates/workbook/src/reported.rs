@@ -8,12 +8,12 @@
 
 use std::{collections::HashSet, fs, path::Path};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::tasks::{self, About, Task};
 
 /// One failed expectation, as the check wrote it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Reported {
     pub test: String,
@@ -72,6 +72,19 @@ pub fn read(path: &Path) -> Vec<Reported> {
     text.lines()
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect()
+}
+
+/// Adds `findings` to the findings file, as the check itself would have written them.
+pub fn append(path: &Path, findings: &[Reported]) {
+    use std::io::Write as _;
+    let Ok(mut file) = fs::OpenOptions::new().create(true).append(true).open(path) else {
+        return;
+    };
+    for finding in findings {
+        if let Ok(line) = serde_json::to_string(finding) {
+            let _ = writeln!(file, "{line}");
+        }
+    }
 }
 
 /// The distinct findings, each with its task, in the chapter's task order: findings of no task
