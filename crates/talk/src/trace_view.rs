@@ -224,7 +224,8 @@ fn row(
         .unwrap_or_default();
     let status = match &data.status {
         Status::Error { description } => {
-            format!("<span class=\"error\">✗ {}</span>", escape(description))
+            let text = crate::waterfall::error_text(data, description);
+            format!("<span class=\"error\">✗ {}</span>", escape(&text))
         }
         Status::Ok => "ok".to_owned(),
         Status::Unset => String::new(),

@@ -19,6 +19,7 @@
 //! the app prints every finished trace except those that hold only `GET` requests (the chat
 //! page polls every second); `TALK_WATERFALL=off` silences it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
@@ -203,7 +204,7 @@ fn draw(
         .duration_since(data.start_time)
         .unwrap_or_default();
     let error = match &data.status {
-        Status::Error { description } => format!("  ✗ error: {description}"),
+        Status::Error { description } => format!("  ✗ error: {}", error_text(data, description)),
         _ => String::new(),
     };
     let _ = writeln!(
@@ -362,4 +363,16 @@ impl SpanLog {
         let taken = self.remove_where(|s| settled.contains(&s.span.span_context.trace_id()));
         group_by_trace(&taken)
     }
+}
+
+/// What to say of a failed span: its status description, or, when it has none (an HTTP error
+/// answer, whose status code says it all, as the conventions ask), its `error.type`.
+pub fn error_text<'a>(data: &'a SpanData, description: &'a str) -> Cow<'a, str> {
+    if !description.is_empty() {
+        return Cow::Borrowed(description);
+    }
+    data.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "error.type")
+        .map_or(Cow::Borrowed("(no description)"), |kv| kv.value.as_str())
 }
