@@ -4,6 +4,7 @@
 
 pub mod batches;
 pub mod follows_from;
+pub mod library;
 pub mod transform;
 
 use std::sync::atomic::{AtomicBool, Ordering};
