@@ -161,8 +161,9 @@ fn http_server(span: &SpanRef<'_>) {
                 Hint::new(
                     what,
                     "The HTTP server span conventions require the request's path (without \
-                     its query) and its scheme, next to the method. The request in chat-api's \
-                     trace_request middleware (chat_api.rs) knows both.",
+                     its query) and its scheme (chat-api serves plain HTTP), next to the \
+                     method. In chat-api's trace_request middleware (chat_api.rs), where the \
+                     SERVER span starts.",
                 ),
             );
         }
