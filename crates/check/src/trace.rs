@@ -608,29 +608,44 @@ fn leading_label(what: &str) -> Option<(&str, &str)> {
     Some((service, span))
 }
 
-/// The aspect a concept is about, as the chapters' task markers name them.
+/// Which aspect a concept is about, for the chapters' task markers: the first entry whose
+/// words the concept contains. More specific words come first ("link attributes" before
+/// "link").
+const ASPECTS: &[(&str, &str)] = &[
+    ("link attribute", "link-attribute"),
+    ("pipeline", "pipeline"),
+    ("batch", "batch"),
+    ("fan-in", "batch"),
+    ("retry", "retry"),
+    ("re-publish", "republish"),
+    ("across http", "http-context"),
+    ("subscriber", "subscriber"),
+    ("tracer", "provider"),
+    ("scope", "scope"),
+    ("header", "headers"),
+    ("inject", "inject"),
+    ("library", "library"),
+    ("link", "link"),
+    ("parent", "parent"),
+    ("new trace", "root"),
+    ("root", "root"),
+    ("status", "status"),
+    ("failure", "status"),
+    ("error", "attribute"),
+    ("attribute", "attribute"),
+    ("semconv", "attribute"),
+    ("convention", "attribute"),
+    ("kind", "kind"),
+    ("context", "trace"),
+];
+
+/// The aspect a concept is about (see [`ASPECTS`]), or `check` for a concept of its own.
 fn aspect_of(concept: &str) -> &'static str {
     let concept = concept.to_lowercase();
-    let has = |word: &str| concept.contains(word);
-    if has("link") {
-        "link"
-    } else if has("parent") {
-        "parent"
-    } else if has("new trace") || has("root") {
-        "root"
-    } else if has("attribute") || has("convention") {
-        "attribute"
-    } else if has("kind") {
-        "kind"
-    } else if has("status") || has("error") {
-        "status"
-    } else if has("context") || has("propagat") {
-        "trace"
-    } else if has("subscriber") {
-        "subscriber"
-    } else {
-        "check"
-    }
+    ASPECTS
+        .iter()
+        .find(|(words, _)| concept.contains(words))
+        .map_or("check", |(_, aspect)| aspect)
 }
 
 fn attributes(attributes: &[KeyValue]) -> String {
@@ -680,6 +695,9 @@ mod tests {
         assert_eq!(aspect_of("span links"), "link");
         assert_eq!(aspect_of("the parent in same mode"), "parent");
         assert_eq!(aspect_of("context from the record"), "trace");
+        assert_eq!(aspect_of("link attributes"), "link-attribute");
+        assert_eq!(aspect_of("one pipeline per batch"), "pipeline");
+        assert_eq!(aspect_of("fan-in"), "batch");
         assert_eq!(aspect_of("a subscriber per service"), "subscriber");
         assert_eq!(aspect_of("something else"), "check");
     }

@@ -13,9 +13,12 @@
 //!
 //! Each key is `aspect[:span][@service]`, with `*` for any aspect; a finding belongs to the
 //! task with the most specific key that matches it, and to the first such task on a tie. The
-//! aspects are those the check writes (`crates/check/src/finding.rs`): `span`, `kind`,
-//! `attribute`, `root`, `trace`, `parent`, `link`, `status`, `todo`, `panic`, or a check's own
-//! word. For `todo` and `panic` the span part is the file, relative to the crate.
+//! aspects are those the check writes: `span`, `kind`, `attribute`, `root`, `trace`, `parent`,
+//! `link`, `status` from its assertions (`crates/check/src/trace.rs`), `todo` and `panic`, and
+//! those it reads from a hint's concept (`ASPECTS` there: `link-attribute`, `batch`,
+//! `pipeline`, `retry`, `republish`, `http-context`, `subscriber`, `provider`, `scope`,
+//! `headers`, `inject`, `library`, …), else `check`. For `todo` and `panic` the span part is the
+//! file, relative to the crate.
 
 /// One task of a chapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
