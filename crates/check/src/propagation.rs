@@ -8,7 +8,8 @@
 //! is to blame: giphy-service's own `process message` of the same re-publish *is* a child of
 //! its send span, so the context was in the headers.
 //!
-//! [`Spans::fail`](crate::Spans::fail) asks [`culprit`] first, and when the spans name a
+//! [`Spans::fail`](crate::Spans::fail) asks [`culprit`] first (with the captured spans alone, so
+//! that this module needs nothing of `trace`), and when the spans name a
 //! consumer that ignores its records' context, that is the hint: it is the first thing to fix,
 //! and the test's own hint, written for a consumer that does extract, may point elsewhere.
 
@@ -17,7 +18,6 @@ use talk::telemetry::FinishedSpan;
 
 use crate::contract::hint;
 use crate::finding::Hint;
-use crate::trace::Spans;
 
 /// The consumer that breaks the trace, and what to do about it.
 pub(crate) struct Culprit<'a> {
@@ -36,7 +36,7 @@ const SEND: &str = "send message";
 /// spans prove one: first a span whose parent is the check's decoy, then a consumer whose
 /// `process message` spans all start new traces while another consumer continues its records'
 /// traces.
-pub(crate) fn culprit(spans: &Spans) -> Option<Culprit<'_>> {
+pub(crate) fn culprit(spans: &[FinishedSpan]) -> Option<Culprit<'_>> {
     parent_from_current(spans).or_else(|| consumer_ignoring_headers(spans))
 }
 
@@ -47,11 +47,8 @@ pub(crate) fn culprit(spans: &Spans) -> Option<Culprit<'_>> {
 /// The decoy stands for a leaked, unrelated context. It is not an outer span that processing
 /// runs inside: the messaging conventions make such an ambient span the parent by default,
 /// with the creation context as a link; Tracing Talk's consumers have none (chapter 05).
-fn parent_from_current(spans: &Spans) -> Option<Culprit<'_>> {
-    let span = spans
-        .all()
-        .iter()
-        .find(|s| is_decoy(s.span.parent_span_id))?;
+fn parent_from_current(spans: &[FinishedSpan]) -> Option<Culprit<'_>> {
+    let span = spans.iter().find(|s| is_decoy(s.span.parent_span_id))?;
     let who = format!("{}'s {:?}", span.service, span.span.name);
     let file = source_file(&span.service);
     let decoy = "the decoy: a context that the check made current around the consumer, as an \
@@ -94,8 +91,8 @@ fn parent_from_current(spans: &Spans) -> Option<Culprit<'_>> {
 /// Only for spans without links (step 04, and any step before its links): a `process message`
 /// with no parent is right for a batch (step 07) or in `--consumer-trace new` mode (step 05),
 /// and those have links.
-fn consumer_ignoring_headers(spans: &Spans) -> Option<Culprit<'_>> {
-    if spans.all().iter().any(|s| !s.span.links.is_empty()) {
+fn consumer_ignoring_headers(spans: &[FinishedSpan]) -> Option<Culprit<'_>> {
+    if spans.iter().any(|s| !s.span.links.is_empty()) {
         return None;
     }
     let consumers = consumer_services(spans);
@@ -117,7 +114,6 @@ fn consumer_ignoring_headers(spans: &Spans) -> Option<Culprit<'_>> {
          first entered",
     ));
     let service = spans
-        .all()
         .iter()
         .find(|s| s.service == *ignoring)
         .map(|s| s.service.as_str())?;
@@ -129,7 +125,7 @@ fn consumer_ignoring_headers(spans: &Spans) -> Option<Culprit<'_>> {
 }
 
 /// The services that made `process message` spans, in the order of their first one.
-fn consumer_services(spans: &Spans) -> Vec<String> {
+fn consumer_services(spans: &[FinishedSpan]) -> Vec<String> {
     let mut services: Vec<String> = Vec::new();
     for span in processes(spans, None) {
         if !services.contains(&span.service) {
@@ -140,26 +136,26 @@ fn consumer_services(spans: &Spans) -> Vec<String> {
 }
 
 /// Does one of `service`'s `process message` spans have a captured send span as its parent?
-fn continues_a_send(spans: &Spans, service: &str) -> bool {
+fn continues_a_send(spans: &[FinishedSpan], service: &str) -> bool {
     processes(spans, Some(service)).any(|process| {
-        spans
-            .by_id(process.span.parent_span_id)
-            .is_some_and(|parent| parent.data().span.name == SEND)
+        spans.iter().any(|parent| {
+            parent.span.span_context.span_id() == process.span.parent_span_id
+                && parent.span.name == SEND
+        })
     })
 }
 
 /// Are all of `service`'s `process message` spans roots?
-fn only_new_traces(spans: &Spans, service: &str) -> bool {
+fn only_new_traces(spans: &[FinishedSpan], service: &str) -> bool {
     processes(spans, Some(service)).all(|process| process.span.parent_span_id == SpanId::INVALID)
 }
 
 /// The `process message` spans, of `service` or of every service.
 fn processes<'a>(
-    spans: &'a Spans,
+    spans: &'a [FinishedSpan],
     service: Option<&'a str>,
 ) -> impl Iterator<Item = &'a FinishedSpan> + 'a {
     spans
-        .all()
         .iter()
         .filter(move |s| s.span.name == PROCESS && service.is_none_or(|name| s.service == name))
 }
@@ -242,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_journey_that_keeps_the_contract_has_no_culprit() {
-        assert!(culprit(&Spans::new(giphy_journey())).is_none());
+        assert!(culprit(&giphy_journey()).is_none());
     }
 
     #[test]
@@ -251,7 +247,6 @@ mod tests {
         // storage-service started from Context::current(): the decoy.
         spans[2].span.parent_span_id = SpanId::from(decoy());
         spans[6].span.parent_span_id = SpanId::from(decoy());
-        let spans = Spans::new(spans);
         let culprit = culprit(&spans).expect("a culprit");
         assert_eq!(culprit.service, "storage-service");
         let hint = &culprit.hint.text;
@@ -279,7 +274,6 @@ mod tests {
         // storage-service extracted onto nothing: both its process spans are roots.
         spans[2].span.parent_span_id = SpanId::INVALID;
         spans[6].span.parent_span_id = SpanId::INVALID;
-        let spans = Spans::new(spans);
         let culprit = culprit(&spans).expect("a culprit");
         assert_eq!(culprit.service, "storage-service");
         let hint = &culprit.hint.text;
@@ -301,7 +295,7 @@ mod tests {
         // stands.
         spans[6].span.parent_span_id = SpanId::INVALID;
         spans[7].span.parent_span_id = SpanId::INVALID;
-        assert!(culprit(&Spans::new(spans)).is_none());
+        assert!(culprit(&spans).is_none());
     }
 
     #[test]
@@ -312,13 +306,13 @@ mod tests {
         for process in [2, 3, 6, 7] {
             spans[process].span.parent_span_id = SpanId::INVALID;
         }
-        assert!(culprit(&Spans::new(spans.clone())).is_none());
+        assert!(culprit(&spans).is_none());
 
         // A batch span with no parent and a link per record (step 07) is right.
         let mut spans = giphy_journey();
         let send = spans[1].span.span_context.clone();
         spans[2].span.parent_span_id = SpanId::INVALID;
         spans[2].span.links.links.push(Link::with_context(send));
-        assert!(culprit(&Spans::new(spans)).is_none());
+        assert!(culprit(&spans).is_none());
     }
 }

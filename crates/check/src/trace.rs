@@ -155,7 +155,7 @@ impl Spans {
     /// runner can tell which of the chapter's tasks it belongs to.
     #[track_caller]
     pub(crate) fn fail_about(&self, about: About<'_>, what: &str, hint: Hint) -> ! {
-        let (about, hint) = match crate::propagation::culprit(self) {
+        let (about, hint) = match crate::propagation::culprit(&self.all) {
             Some(culprit) => (
                 About {
                     aspect: "trace",
