@@ -10,7 +10,7 @@
 //!
 //! The step list and the schedule page both read them from there, so they cannot disagree.
 
-use crate::steps::StepId;
+use crate::step_id::StepId;
 
 /// How far down the Time line may be: it belongs to the chapter's opening, and stopping early
 /// keeps a "Time:" in the middle of a chapter from being taken for it.

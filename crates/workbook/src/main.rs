@@ -9,7 +9,8 @@
 //! It only reads files and drives cargo and git; the app's crates are not among its
 //! dependencies, so it builds in seconds. The modules:
 //!
-//! - `steps`: which steps exist (folders and chapters found by name) and step numbers;
+//! - `step_id`: a step's number; `steps`: which steps exist (folders and chapters found by
+//!   name);
 //! - `chapter`: a chapter's title and minutes;
 //! - `status`: the record of the last check of each step;
 //! - `files`: a step crate's files, for comparisons;
@@ -42,6 +43,7 @@ mod reset;
 mod scaffold;
 mod schedule;
 mod status;
+mod step_id;
 mod steps;
 mod tasks;
 mod ui;
