@@ -123,16 +123,13 @@ fn capture(mut command: Command, limit: Duration, after_exit: Duration) -> Resul
     })
 }
 
-/// Kills `child` and the processes it started (its process group, where there is one).
+/// Kills `child` and the processes it started: its process group, which `capture` made it the
+/// leader of, so the group's id is the child's own.
 fn kill_group(child: &mut std::process::Child) {
     #[cfg(unix)]
     {
-        let group = format!("-{}", child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let group = rustix::process::Pid::from_child(child);
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     }
     let _ = child.kill();
 }

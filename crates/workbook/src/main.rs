@@ -214,51 +214,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A temporary folder for tests, removed when dropped. Written here rather than taken from a
-/// crate: it is all the tests need.
+/// A temporary folder for tests (tempfile's, removed when dropped), with the two helpers the
+/// tests use.
 #[cfg(test)]
 mod testing {
-    use std::{
-        fs,
-        path::{Path, PathBuf},
-        sync::atomic::{AtomicUsize, Ordering},
-    };
+    use std::{fs, path::Path};
 
-    pub struct TempDir(PathBuf);
+    pub struct TempDir(tempfile::TempDir);
 
     impl TempDir {
         pub fn new() -> TempDir {
-            static COUNT: AtomicUsize = AtomicUsize::new(0);
-            let name = format!(
-                "workbook-test-{}-{}",
-                std::process::id(),
-                COUNT.fetch_add(1, Ordering::Relaxed)
-            );
-            let path = std::env::temp_dir().join(name);
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
+            TempDir(tempfile::tempdir().expect("a temporary folder"))
         }
 
         pub fn path(&self) -> &Path {
-            &self.0
+            self.0.path()
         }
 
         /// Writes `text` to `relative`, creating folders on the way.
         pub fn write(&self, relative: &str, text: &str) {
-            let path = self.0.join(relative);
+            let path = self.path().join(relative);
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, text).unwrap();
         }
 
         pub fn read(&self, relative: &str) -> String {
-            fs::read_to_string(self.0.join(relative)).unwrap()
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
+            fs::read_to_string(self.path().join(relative)).unwrap()
         }
     }
 }
