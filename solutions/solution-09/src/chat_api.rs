@@ -4,7 +4,7 @@
 //! from the store. The chat page, its images and `/healthz` come from `talk::http`.
 //!
 //! Every request to `/message` runs inside a SERVER span, made by the [`trace_request`]
-//! middleware. The `send message` spans are the traced producer's ([`crate::kafka_tracing`]).
+//! middleware.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
@@ -28,7 +28,7 @@ use tracing::{Dispatch, Instrument as _, Span, info_span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::kafka_tracing::{KafkaTracing, TracedProducer};
-use crate::{publish, telemetry};
+use crate::{send_message, telemetry};
 
 /// What the handlers share. All fields are cheap to clone.
 #[derive(Clone)]
@@ -138,7 +138,7 @@ async fn post_message(
     match state.send_mode {
         // In the handler: the request's span is current here.
         SendMode::Sync => {
-            publish(&state.producer, &message)
+            send_message(&state.producer, &message)
                 .await
                 .map_err(ApiError::Publish)?;
         }
@@ -164,7 +164,7 @@ async fn post_message(
 /// Sends after the POST has been answered. The client has its 202 already, so a failure can
 /// only be logged (and recorded on the send span).
 async fn send_in_background(state: AppState, message: Message) {
-    let sent = publish(&state.producer, &message).await;
+    let sent = send_message(&state.producer, &message).await;
     if let Err(error) = sent {
         tracing::warn!(
             "chat-api: message {} was not published: {error:#}",

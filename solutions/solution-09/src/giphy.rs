@@ -5,9 +5,8 @@
 //! re-published message reaches this service too, but it has an image, so it is not answered
 //! again.
 //!
-//! Each record gets a `process message` CONSUMER span, and the re-publish a `send message`
-//! PRODUCER span, from the Kafka instrumentation ([`crate::kafka_tracing`]). This service's own
-//! span is the Giphy search's `GET` CLIENT span, under the process span.
+//! Each record gets a `process message` CONSUMER span; the Giphy search is a `GET` CLIENT span
+//! under it, and so is the `send message` PRODUCER span of the re-publish.
 
 use std::sync::Mutex;
 
@@ -31,7 +30,7 @@ use tracing::{Instrument as _, Span, info_span};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::kafka_tracing::{KafkaTracing, TracedConsumer, TracedProducer};
-use crate::{publish, telemetry};
+use crate::{send_message, telemetry};
 
 /// Consumes the `message` topic in the `giphy-service` group until shutdown.
 pub async fn run(service: ConsumerService) -> anyhow::Result<()> {
@@ -112,7 +111,7 @@ impl Giphy {
             image: Some(image.clone()),
             ..message
         };
-        if let Err(error) = publish(&self.producer, &answered).await {
+        if let Err(error) = send_message(&self.producer, &answered).await {
             *self.found.lock().unwrap() = Some((answered.id, image));
             return Err(error);
         }

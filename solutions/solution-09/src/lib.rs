@@ -47,11 +47,14 @@ impl talk::Services for Step {
     }
 }
 
-// ANCHOR: publish
+// ANCHOR: send_message
 /// Publishes a chat message, keyed by its room (which keeps each room in order), through a
 /// traced producer. What `talk::kafka::publish` did in step 01, with the tracing left to the
 /// producer.
-pub async fn publish(producer: &TracedProducer, message: &Message) -> anyhow::Result<Delivery> {
+pub async fn send_message(
+    producer: &TracedProducer,
+    message: &Message,
+) -> anyhow::Result<Delivery> {
     let payload = message.to_payload();
     let record = FutureRecord::to(TOPIC).key(&message.room).payload(&payload);
     producer
@@ -62,4 +65,4 @@ pub async fn publish(producer: &TracedProducer, message: &Message) -> anyhow::Re
             anyhow::Error::new(error).context("Kafka did not take the record")
         })
 }
-// ANCHOR_END: publish
+// ANCHOR_END: send_message

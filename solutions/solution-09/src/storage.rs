@@ -1,9 +1,8 @@
 //! storage-service: consumes every chat message and stores it.
 //!
 //! It takes the records in batches (`--batch-size`, `--batch-wait-ms`), and stores each batch
-//! in one call. Each batch gets one `process message` CONSUMER span from the Kafka
-//! instrumentation ([`crate::kafka_tracing`]), linked to every record's send span, and this
-//! service's own `store message` span goes under it.
+//! in one call. Each batch gets one `process message` CONSUMER span, linked to every record's
+//! send span, with one `store message` span under it.
 
 use opentelemetry::KeyValue;
 use opentelemetry::context::FutureExt as _;
