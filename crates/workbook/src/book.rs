@@ -194,93 +194,55 @@ pub struct TypedRustBlock {
 }
 
 /// The `rust` code blocks of a markdown text with more than [`MAX_TYPED_RUST_LINES`]
-/// non-blank lines, unless every one of those lines is an include directive.
+/// non-blank lines, unless every one of those lines is an include directive. The blocks are
+/// found by a CommonMark parser (pulldown-cmark), so a fence shown inside a longer fence, an
+/// indented block or a `~~~` block count exactly as mdBook counts them.
 pub fn typed_rust_blocks(markdown: &str) -> Vec<TypedRustBlock> {
+    use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+
     let mut found = Vec::new();
-    let mut open: Option<CodeBlock> = None;
-    for (index, line) in markdown.lines().enumerate() {
-        let fence = Fence::of(line);
-        match (&mut open, fence) {
-            (None, Some(fence)) => {
-                open = Some(CodeBlock {
-                    fence,
-                    line: index + 1,
-                    lines: Vec::new(),
-                })
+    // The block being read: its 1-based line, whether it is Rust, and its text.
+    let mut open: Option<(usize, bool, String)> = None;
+    for (event, range) in Parser::new(markdown).into_offset_iter() {
+        match event {
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let rust = match kind {
+                    CodeBlockKind::Fenced(info) => {
+                        info.split([',', ' ', '{']).next() == Some("rust")
+                    }
+                    CodeBlockKind::Indented => false,
+                };
+                let line = markdown[..range.start].lines().count() + 1;
+                open = Some((line, rust, String::new()));
             }
-            (None, None) => {}
-            (Some(block), Some(fence)) if fence.closes(&block.fence) => {
-                if let Some(typed) = block.typed_rust() {
+            Event::Text(text) => {
+                if let Some((_, _, block)) = &mut open {
+                    block.push_str(&text);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some((line, true, text)) = open.take()
+                    && let Some(typed) = typed_rust(line, &text)
+                {
                     found.push(typed);
                 }
-                open = None;
             }
-            (Some(block), _) => block.lines.push(line),
+            _ => {}
         }
     }
     found
 }
 
-/// A code fence line: ```` ```rust ````, `~~~`, or a longer run of backticks (which lets a
-/// block show a fenced block inside it).
-#[derive(Debug, Clone, Copy)]
-struct Fence<'a> {
-    marker: char,
-    length: usize,
-    /// What follows the marker: `rust,ignore`, or nothing on a closing fence.
-    info: &'a str,
-}
-
-impl<'a> Fence<'a> {
-    fn of(line: &'a str) -> Option<Fence<'a>> {
-        let trimmed = line.trim_start();
-        let marker = trimmed.chars().next().filter(|c| *c == '`' || *c == '~')?;
-        let length = trimmed.chars().take_while(|c| *c == marker).count();
-        let info = trimmed[length..].trim();
-        (length >= 3).then_some(Fence {
-            marker,
-            length,
-            info,
-        })
-    }
-
-    /// Whether this fence closes a block opened by `opening` (CommonMark: the same character,
-    /// at least as long, with nothing after it).
-    fn closes(&self, opening: &Fence) -> bool {
-        self.marker == opening.marker && self.length >= opening.length && self.info.is_empty()
-    }
-
-    fn is_rust(&self) -> bool {
-        self.info.split([',', ' ', '{']).next() == Some("rust")
-    }
-}
-
-/// A fenced code block being read.
-struct CodeBlock<'a> {
-    fence: Fence<'a>,
-    /// 1-based line of the opening fence.
-    line: usize,
-    lines: Vec<&'a str>,
-}
-
-impl CodeBlock<'_> {
-    /// This block, if it is Rust typed into the page and too long for that.
-    fn typed_rust(&self) -> Option<TypedRustBlock> {
-        let non_blank: Vec<&str> = self
-            .lines
-            .iter()
-            .copied()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        let all_included = non_blank
-            .iter()
-            .all(|line| line.trim().starts_with("{{") && find_includes(line).len() == 1);
-        let typed = self.fence.is_rust() && non_blank.len() > MAX_TYPED_RUST_LINES && !all_included;
-        typed.then_some(TypedRustBlock {
-            line: self.line,
-            non_blank_lines: non_blank.len(),
-        })
-    }
+/// The Rust block at `line` with `text`, if it is typed into the page and too long for that.
+fn typed_rust(line: usize, text: &str) -> Option<TypedRustBlock> {
+    let non_blank: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let all_included = non_blank
+        .iter()
+        .all(|line| line.trim().starts_with("{{") && find_includes(line).len() == 1);
+    (non_blank.len() > MAX_TYPED_RUST_LINES && !all_included).then_some(TypedRustBlock {
+        line,
+        non_blank_lines: non_blank.len(),
+    })
 }
 
 /// Everything verify says about the book's code.
