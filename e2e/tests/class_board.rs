@@ -52,14 +52,31 @@ async fn start_board() -> String {
     base
 }
 
-/// 30 learners send 10 reports each, all at once, as 30 laptops running checks would.
+/// Joins as `name` from `laptop`: the key its reports go with.
+async fn join(http: &reqwest::Client, base: &str, name: &str, laptop: usize) -> String {
+    let answer: serde_json::Value = http
+        .post(format!("{base}/api/join"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "name": name, "laptop": format!("laptop-{laptop}") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["key"].as_str().expect("a key").to_string()
+}
+
+/// 30 learners join, then send 10 reports each, all at once, as 30 laptops running checks
+/// would.
 async fn a_room_reports(base: &str) -> Vec<String> {
     let mut names: Vec<String> = (1..=28).map(|n| format!("Learner {n:02}")).collect();
     names[0] = "Ada Lovelace".to_string();
     names.extend(HTML_NAMES.map(str::to_string));
     let http = reqwest::Client::new();
     let mut sends = Vec::new();
-    for name in &names {
+    for (laptop, name) in names.iter().enumerate() {
+        let key = join(&http, base, name, laptop).await;
         for check in 0..10 {
             // The reports of one learner arrive in any order, so each step gets one result.
             let step = check % 4 + 1;
@@ -71,7 +88,7 @@ async fn a_room_reports(base: &str) -> Vec<String> {
             });
             let request = http
                 .post(format!("{base}/api/report"))
-                .bearer_auth(TOKEN)
+                .bearer_auth(&key)
                 .json(&report);
             sends.push(tokio::spawn(request.send()));
         }
@@ -85,9 +102,10 @@ async fn a_room_reports(base: &str) -> Vec<String> {
         "place": "exercises/exercise-03/src/chat_api.rs:42",
         "summary": "the app reached a todo!() <script>document.title='pwned'</script>",
     });
+    let ada = join(&http, base, "Ada Lovelace", 0).await;
     let sent = http
         .post(format!("{base}/api/report"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(ada)
         .json(&todo)
         .send()
         .await

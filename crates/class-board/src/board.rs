@@ -3,9 +3,12 @@
 //! It is rebuilt at start from the report log (`store`), so it holds nothing the log does not,
 //! and `GET /api/reports` answers it as JSON for the page.
 //!
-//! Learners are matched by [`name_key`]: "Ada" and "ada" are one row. The instructor can merge
-//! two rows (someone who joined twice under two spellings) and remove one (a test, a typo);
-//! both are [`Action`]s, kept in the log like the reports, so a restart replays them.
+//! Learners are matched by [`name_key`]: "Ada" and "ada" are one row. A learner joins first
+//! ([`Board::claim`]): the name becomes theirs, with a key of their own that their reports are
+//! sent with, so nobody else can report under it, and a second laptop that picks the same name
+//! is told to pick another. The instructor can merge two rows (someone who joined twice under
+//! two spellings) and remove one (a test, a typo; its name is free again). Joins, merges and
+//! removals are [`Action`]s, kept in the log like the reports, so a restart replays them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,6 +46,12 @@ impl Received {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Action {
+    /// A learner's laptop claimed a name, and reports under it with `key`.
+    Join {
+        name: String,
+        laptop: String,
+        key: String,
+    },
     /// Forget a row. A learner who reports again gets a new one.
     Remove { name: String },
     /// Make `from` part of `into`: its steps join `into`'s (the newer report of each step
@@ -154,10 +163,32 @@ impl Learner {
     }
 }
 
+/// A name that a laptop joined with.
+#[derive(Debug, Clone)]
+struct Claim {
+    /// The name as the learner typed it.
+    name: String,
+    laptop: String,
+    key: String,
+}
+
+/// What [`Board::claim`] found for a name and a laptop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The name is free: join with a new key.
+    Free,
+    /// This laptop joined with this name before: its key.
+    Again(String),
+    /// Another laptop has the name.
+    Taken,
+}
+
 /// Every learner's progress, by [`name_key`].
 #[derive(Debug, Default)]
 pub struct Board {
     learners: BTreeMap<String, Learner>,
+    /// The names that laptops joined with, by [`name_key`].
+    claims: BTreeMap<String, Claim>,
     /// Merged names: a key whose reports go to another row.
     aliases: BTreeMap<String, String>,
     /// The steps to show as columns even before anyone reports them (the workbook's steps).
@@ -199,6 +230,23 @@ impl Board {
         self.aliases.get(&key).cloned().unwrap_or(key)
     }
 
+    /// Whether `laptop` may join as `name`.
+    pub fn claim(&self, name: &str, laptop: &str) -> Claimed {
+        match self.claims.get(&name_key(name)) {
+            None => Claimed::Free,
+            Some(claim) if claim.laptop == laptop => Claimed::Again(claim.key.clone()),
+            Some(_) => Claimed::Taken,
+        }
+    }
+
+    /// The name that reports sent with `key` are under, if a learner joined with it.
+    pub fn name_for_key(&self, key: &str) -> Option<&str> {
+        self.claims
+            .values()
+            .find(|claim| claim.key == key)
+            .map(|claim| claim.name.as_str())
+    }
+
     /// Takes a report into account.
     pub fn record(&mut self, received: Received) {
         self.reports += 1;
@@ -213,8 +261,21 @@ impl Board {
     /// Carries out an instructor's action; `false` when a name has no row (nothing changes).
     pub fn apply(&mut self, action: &Action) -> bool {
         match action {
+            Action::Join { name, laptop, key } => {
+                let claim = Claim {
+                    name: name.clone(),
+                    laptop: laptop.clone(),
+                    key: key.clone(),
+                };
+                self.claims.insert(name_key(name), claim);
+                true
+            }
             Action::Remove { name } => {
                 let key = self.key(name);
+                // The name is free again, for whoever joins with it next.
+                let aliases = &self.aliases;
+                self.claims
+                    .retain(|claimed, _| aliases.get(claimed).unwrap_or(claimed) != &key);
                 self.learners.remove(&key).is_some()
             }
             Action::Merge { from, into } => {
@@ -518,6 +579,27 @@ mod tests {
         assert_eq!(ada.checks, 3);
         let steps: Vec<_> = ada.steps.keys().cloned().collect();
         assert_eq!(steps, ["01", "02", "03"]);
+    }
+
+    #[test]
+    fn a_name_belongs_to_the_laptop_that_joined_with_it() {
+        let mut board = Board::new([]);
+        assert_eq!(board.claim("Ada", "aa"), Claimed::Free);
+        board.apply(&Action::Join {
+            name: "Ada".into(),
+            laptop: "aa".into(),
+            key: "k1".into(),
+        });
+        assert_eq!(board.claim("ADA", "aa"), Claimed::Again("k1".into()));
+        assert_eq!(board.claim("ada", "bb"), Claimed::Taken);
+        assert_eq!(board.name_for_key("k1"), Some("Ada"));
+        assert_eq!(board.name_for_key("k2"), None);
+
+        // Removing the row frees the name.
+        board.record(received("Ada", "01", Outcome::Pass, 1));
+        assert!(board.apply(&Action::Remove { name: "ada".into() }));
+        assert_eq!(board.claim("Ada", "bb"), Claimed::Free);
+        assert_eq!(board.name_for_key("k1"), None);
     }
 
     #[test]

@@ -1,16 +1,18 @@
-//! The board's HTTP side: the page, `POST /api/report`, `GET /api/reports` and
-//! `POST /api/action`, and nothing else.
+//! The board's HTTP side: the page, `POST /api/join`, `POST /api/report`, `GET /api/reports`
+//! and `POST /api/action`, and nothing else.
 //!
 //! The board listens on the room's network, so it is built to do only this:
 //! - three static files compiled into the binary (no file is ever read from a request's path);
-//! - one write for learners: a checked report appended to the log (`store`), at most
-//!   [`MAX_BODY_BYTES`];
+//! - a join: a laptop claims a name and gets a key of its own, appended to the log (`store`);
+//! - a report, sent with that key: checked, and appended to the log under the key's name, at
+//!   most [`MAX_BODY_BYTES`];
 //! - one read: the board's state, as JSON;
 //! - one write for the instructor: merge or remove a row, also appended to the log.
 //!
-//! The learners' routes need `Authorization: Bearer TOKEN`, the room's token that every
-//! learner has. An action needs the instructor's token instead, which only the instructor's
-//! own link to the page carries: a learner cannot remove anyone's row. The page sends no cookies and the API
+//! Three secrets, three powers. The room's token (`Authorization: Bearer TOKEN`), which every
+//! learner has, reads the board and joins it. A learner's key posts reports for that learner
+//! only: nobody can report under someone else's name. The instructor's token, which only the
+//! instructor's own link to the page carries, merges and removes rows. The page sends no cookies and the API
 //! answers no CORS headers, so another web page open in a browser on the room's network cannot
 //! read the board or post to it.
 
@@ -20,7 +22,7 @@ use std::{
 };
 
 use axum::{
-    Router,
+    Extension, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
@@ -29,10 +31,13 @@ use axum::{
     routing::{get, post},
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::{
-    board::{Action, Board, Received},
+    board::{Action, Board, Claimed, Received},
     report::{self, Invalid, Report},
     store::ReportLog,
+    token,
 };
 
 /// The largest report body: a report is a few hundred bytes, so 8 KiB is generous, and a larger
@@ -111,10 +116,58 @@ impl Class {
         Ok(())
     }
 
+    /// A laptop joins as `name`: the key its reports go with, made now or kept from its last
+    /// join, unless another laptop has the name.
+    fn join(&self, joining: Joining) -> Result<Joined, ApiError> {
+        let name = joining.name.trim().to_string();
+        let laptop = joining.laptop.trim().to_string();
+        if !report::is_valid_name(&name) {
+            return Err(ApiError::Invalid(Invalid::Name));
+        }
+        if laptop.is_empty() || laptop.chars().count() > report::MAX_LAPTOP_CHARS {
+            return Err(ApiError::Invalid(Invalid::Json(
+                "laptop must be 1 to 32 characters".to_string(),
+            )));
+        }
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = match records.board.claim(&name, &laptop) {
+            Claimed::Again(key) => key,
+            Claimed::Taken => return Err(ApiError::NameTaken(name)),
+            Claimed::Free => {
+                let action = Action::Join {
+                    name: name.clone(),
+                    laptop,
+                    key: token::make(),
+                };
+                records.log.append_action(&action).map_err(|error| {
+                    eprintln!("cannot write {}: {error}", records.log.path().display());
+                    ApiError::Full(format!("the board cannot store the join: {error}"))
+                })?;
+                records.board.apply(&action);
+                let Action::Join { key, .. } = action else {
+                    unreachable!("made as a join just above")
+                };
+                key
+            }
+        };
+        Ok(Joined { name, key })
+    }
+
+    /// The name of the learner who joined with `key`.
+    fn learner(&self, key: &str) -> Option<String> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        records.board.name_for_key(key).map(str::to_string)
+    }
+
     /// Carries out an instructor's action: first in the log, then on the board.
     fn act(&self, action: Action) -> Result<(), ApiError> {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         let name = match &action {
+            Action::Join { .. } => {
+                return Err(ApiError::Invalid(Invalid::Json(
+                    "the instructor merges and removes rows; learners join".to_string(),
+                )));
+            }
             Action::Remove { name } => name,
             Action::Merge { from, into } if records.board.knows(into) => from,
             Action::Merge { into, .. } => into,
@@ -135,9 +188,16 @@ impl Class {
 /// port of their own.
 pub fn router(class: Arc<Class>) -> Router {
     let api = Router::new()
-        .route("/api/report", post(post_report))
+        .route("/api/join", post(post_join))
         .route("/api/reports", get(get_reports))
         .route_layer(middleware::from_fn_with_state(class.clone(), require_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let learner = Router::new()
+        .route("/api/report", post(post_report))
+        .route_layer(middleware::from_fn_with_state(
+            class.clone(),
+            require_learner_key,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     let instructor = Router::new()
         .route("/api/action", post(post_action))
@@ -151,14 +211,47 @@ pub fn router(class: Arc<Class>) -> Router {
         .route("/board.js", get(script))
         .route("/board.css", get(style))
         .merge(api)
+        .merge(learner)
         .merge(instructor)
         .layer(middleware::from_fn(safety_headers))
         .with_state(class)
 }
 
-/// `POST /api/report`: `204` once the report is stored.
-async fn post_report(State(class): State<Arc<Class>>, body: Bytes) -> Result<StatusCode, ApiError> {
-    let report: Report = report::parse(&body)?;
+/// The body of `POST /api/join`.
+#[derive(Debug, Deserialize)]
+struct Joining {
+    name: String,
+    laptop: String,
+}
+
+/// The answer of `POST /api/join`: the name as joined, and the key to report with.
+#[derive(Debug, Serialize)]
+struct Joined {
+    name: String,
+    key: String,
+}
+
+/// The learner a request's key belongs to (see [`require_learner_key`]).
+#[derive(Debug, Clone)]
+struct Learner(String);
+
+/// `POST /api/join`: `200` with the learner's key, `409` when another laptop has the name.
+async fn post_join(State(class): State<Arc<Class>>, body: Bytes) -> Result<Response, ApiError> {
+    let joining: Joining = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::Invalid(Invalid::Json(error.to_string())))?;
+    let joined = class.join(joining)?;
+    Ok(axum::Json(joined).into_response())
+}
+
+/// `POST /api/report`: `204` once the report is stored, under the name its key joined with
+/// (whatever name the body says).
+async fn post_report(
+    State(class): State<Arc<Class>>,
+    Extension(Learner(name)): Extension<Learner>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let mut report: Report = report::parse(&body)?;
+    report.name = name;
     class.record(report)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -194,6 +287,23 @@ async fn require_token(
         next.run(request).await
     } else {
         ApiError::Token.into_response()
+    }
+}
+
+/// Lets a report through only with a learner's key, and tells the handler whose it is. It runs
+/// before the body is read, like [`require_token`].
+async fn require_learner_key(
+    State(class): State<Arc<Class>>,
+    headers: HeaderMap,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match class.learner(bearer(&headers)) {
+        Some(name) => {
+            request.extensions_mut().insert(Learner(name));
+            next.run(request).await
+        }
+        None => ApiError::Key.into_response(),
     }
 }
 
@@ -296,6 +406,10 @@ fn now_ms() -> u64 {
 pub enum ApiError {
     #[error("missing or wrong token: send Authorization: Bearer TOKEN")]
     Token,
+    #[error("reports need the key that joining gives: cargo workbook class join again")]
+    Key,
+    #[error("another laptop has joined as {0:?}: pick another name")]
+    NameTaken(String),
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error("{0}")]
@@ -307,7 +421,8 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
-            ApiError::Token => StatusCode::UNAUTHORIZED,
+            ApiError::Token | ApiError::Key => StatusCode::UNAUTHORIZED,
+            ApiError::NameTaken(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Full(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NoRow(_) => StatusCode::NOT_FOUND,

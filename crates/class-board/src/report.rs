@@ -6,8 +6,8 @@
 //! `400` and never stored.
 
 pub use class_protocol::{
-    Invalid, Kind, MAX_AGE_MS, MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, Outcome, Report,
-    name_key, namespace,
+    Invalid, Kind, MAX_AGE_MS, MAX_BODY_BYTES, MAX_LAPTOP_CHARS, MAX_NAME_CHARS, MAX_SUMMARY_CHARS,
+    Outcome, Report, is_valid_name, name_key, namespace,
 };
 
 /// Reads and checks a report body (see [`Report::tidy`]).

@@ -73,9 +73,9 @@ pub fn resolve_in(given: Option<String>, path: &Path) -> io::Result<(String, Sou
     Ok((token, Source::Made))
 }
 
-/// A new random token. A version 4 UUID's bytes come from the operating system's random
+/// A new random token (also each learner's key). A version 4 UUID's bytes come from the operating system's random
 /// source; each byte picks one letter (the slight bias of `% 31` does not matter here).
-fn make() -> String {
+pub fn make() -> String {
     let random = uuid::Uuid::new_v4();
     random
         .as_bytes()

@@ -165,11 +165,13 @@ function drawLearner(board, learner) {
   }
   if (last.hints_used > 0) headline.append(badge('hints', `hints ${last.hints_used}`, 'hints opened for this step'));
   summary.append(headline);
-  if (last.result === 'fail' && (where || text)) {
+  // The check's words, unless they only repeat the kind ("does not compile").
+  const words = text === kind ? '' : text;
+  if (last.result === 'fail' && (where || words)) {
     const detail = el('div', 'detail');
     if (where) detail.append(el('span', 'place', shortPlace(where)));
-    if (where && text) detail.append(' · ');
-    if (text) detail.append(el('span', 'text', text));
+    if (where && words) detail.append(' · ');
+    if (words) detail.append(el('span', 'text', words));
     summary.append(detail);
   }
   if (!projector()) summary.setAttribute('title', `${kind} ${where} ${text}`);

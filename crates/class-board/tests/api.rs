@@ -55,9 +55,31 @@ impl TestBoard {
         request.send().await.unwrap().status()
     }
 
+    /// Joins as `name` from `laptop`: the status, and the key when there is one.
+    async fn join(&self, name: &str, laptop: &str) -> (StatusCode, Option<String>) {
+        let response = self
+            .http
+            .post(format!("{}/api/join", self.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "name": name, "laptop": laptop }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or_default();
+        (status, answer["key"].as_str().map(str::to_string))
+    }
+
+    /// The key of `name`, joined from a laptop of their own.
+    async fn key(&self, name: &str) -> String {
+        let laptop = format!("laptop-{}", name.to_lowercase());
+        self.join(name, &laptop).await.1.expect("a key")
+    }
+
     async fn report(&self, name: &str, step: &str, result: &str) -> StatusCode {
+        let key = self.key(name).await;
         let body = json!({ "name": name, "step": step, "result": result, "summary": "s" });
-        self.post(Some(TOKEN), body.to_string()).await
+        self.post(Some(&key), body.to_string()).await
     }
 
     async fn post_json(&self, path: &str, token: &str, body: Value) -> StatusCode {
@@ -115,6 +137,11 @@ async fn a_wrong_token_is_refused() {
         board.post(Some("nope"), huge).await,
         StatusCode::UNAUTHORIZED
     );
+    // The room's token reads and joins; only a learner's key reports.
+    assert_eq!(
+        board.post(Some(TOKEN), good.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
     let read = board
         .http
         .get(format!("{}/api/reports", board.base))
@@ -132,10 +159,11 @@ async fn a_wrong_token_is_refused() {
 async fn bad_reports_are_refused() {
     let data = temp_data("bad");
     let board = TestBoard::start(&data).await;
+    let key = board.key("ann").await;
     let padding = "x".repeat(MAX_BODY_BYTES);
     let oversized = json!({ "name": "ann", "step": "01", "result": "pass", "summary": padding });
     assert_eq!(
-        board.post(Some(TOKEN), oversized.to_string()).await,
+        board.post(Some(&key), oversized.to_string()).await,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     for body in [
@@ -147,7 +175,7 @@ async fn bad_reports_are_refused() {
         json!({ "name": "bell\u{7}", "step": "01", "result": "pass" }).to_string(),
     ] {
         assert_eq!(
-            board.post(Some(TOKEN), body.clone()).await,
+            board.post(Some(&key), body.clone()).await,
             StatusCode::BAD_REQUEST,
             "{body}"
         );
@@ -228,8 +256,17 @@ async fn a_whole_room_reporting_at_once_is_all_recorded() {
     assert_eq!(view.reports, 300);
     assert_eq!(view.learners.len(), 30);
     assert!(view.learners.iter().all(|learner| learner.checks == 10));
-    let lines = std::fs::read_to_string(&data).unwrap().lines().count();
-    assert_eq!(lines, 300, "one line per report in {}", data.display());
+    let log = std::fs::read_to_string(&data).unwrap();
+    let joins = log
+        .lines()
+        .filter(|line| line.contains(r#""action":"join""#));
+    assert_eq!(
+        joins.count(),
+        30,
+        "one join per learner in {}",
+        data.display()
+    );
+    assert_eq!(log.lines().count(), 330, "and one line per report");
 }
 
 /// Stopping the board and starting it again on the same data file keeps every report.
@@ -281,8 +318,9 @@ async fn a_report_says_why_and_keeps_the_time_of_its_check() {
         "checked_at": 1, "age_ms": 600_000, "duration_ms": 3400, "hints_used": 2,
         "laptop": "0123456789abcdef",
     });
+    let key = board.key("Ada").await;
     assert_eq!(
-        board.post(Some(TOKEN), report.to_string()).await,
+        board.post(Some(&key), report.to_string()).await,
         StatusCode::NO_CONTENT
     );
     // The same learner, spelled another way, is the same row.
@@ -362,5 +400,37 @@ async fn the_instructor_merges_and_removes_rows() {
     let names: Vec<_> = view.learners.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["ada l"], "merged, and shown as last spelled");
     assert_eq!(view.learners[0].checks, 2);
+    board.stop().await;
+}
+
+/// A name belongs to the laptop that joined with it: another laptop is told to pick another,
+/// the same laptop gets its key back, and a key reports only under its own name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_belongs_to_the_laptop_that_joined_with_it() {
+    let data = temp_data("names");
+    let board = TestBoard::start(&data).await;
+    let (status, ada) = board.join("Ada", "laptop-1").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, again) = board.join(" ada ", "laptop-1").await;
+    assert_eq!((status, again.clone()), (StatusCode::OK, ada.clone()));
+    let (status, none) = board.join("ADA", "laptop-2").await;
+    assert_eq!((status, none), (StatusCode::CONFLICT, None));
+
+    // Bo's key cannot report as Ada: the report goes to Bo's row.
+    let bo = board.key("Bo").await;
+    let spoof = json!({ "name": "Ada", "step": "01", "result": "fail", "summary": "" });
+    assert_eq!(
+        board.post(Some(&bo), spoof.to_string()).await,
+        StatusCode::NO_CONTENT
+    );
+    let view = board.view().await;
+    let names: Vec<_> = view.learners.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["Bo"]);
+
+    // A restart keeps the names and keys.
+    board.stop().await;
+    let board = TestBoard::start(&data).await;
+    assert_eq!(board.join("Ada", "laptop-1").await.1, ada);
+    assert_eq!(board.join("Ada", "laptop-2").await.0, StatusCode::CONFLICT);
     board.stop().await;
 }

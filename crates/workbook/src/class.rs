@@ -4,8 +4,9 @@
 //!   workspace, with `cargo run -p class-board`. The board needs axum and tokio, which the app
 //!   has already built there; built here they would be a second copy in `target/runner`, and
 //!   the runner would no longer build in seconds on a fresh clone.
-//! - `class join URL --token T --name NAME` (a learner) asks the board, then saves where it is
-//!   and prints the `OTEL_*` exports for the room's shared Jaeger. From then on, every `check`
+//! - `class join URL --token T --name NAME` (a learner) asks the board and claims the name,
+//!   which gives this laptop a key of its own (nobody else can report under the name), then
+//!   saves where the board is and prints the `OTEL_*` exports for the room's shared Jaeger. From then on, every `check`
 //!   reports its result to the board ([`report`]): what kind of failure, where, when the check
 //!   ran and how long it took ([`ClassReport`]).
 //! - `class env` prints those exports again, for a new terminal.
@@ -26,7 +27,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use class_protocol::{Kind, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, Outcome, Report, name_key};
+use class_protocol::{Kind, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, Outcome, Report};
 use serde::{Deserialize, Serialize};
 
 use crate::{cargo, status, steps::StepId, steps::Workbook, ui};
@@ -197,6 +198,10 @@ struct Settings {
     /// tells two laptops that picked the same name apart by it.
     #[serde(default)]
     laptop: String,
+    /// The key the board gave this laptop when it joined: reports go with it, and the board
+    /// files them under this learner's name only. Empty until the board has answered a join.
+    #[serde(default)]
+    key: String,
 }
 
 impl Settings {
@@ -312,7 +317,7 @@ fn join(dir: &Path, joining: &Joining) -> Result<ExitCode> {
         bail!("--name must be 1 to {MAX_NAME_CHARS} characters (letters, digits, spaces, …)");
     }
     let earlier = Settings::load(dir);
-    let settings = Settings {
+    let mut settings = Settings {
         jaeger_host: joining.jaeger_host.clone().unwrap_or(host),
         url,
         token,
@@ -323,13 +328,13 @@ fn join(dir: &Path, joining: &Joining) -> Result<ExitCode> {
             .map(|settings| settings.laptop.clone())
             .filter(|laptop| !laptop.is_empty())
             .unwrap_or_else(new_laptop_id),
+        key: String::new(),
     };
 
     // Ask the board now, so that a wrong address or token shows up here rather than as
-    // reports that never arrive.
-    let answer = ask_board(&settings);
-    let board = match answer {
-        Ok(board) => Some(board),
+    // reports that never arrive; then claim the name, which gives the key to report with.
+    let reachable = match ask_board(&settings) {
+        Ok(_) => true,
         Err(Refusal::Token) => bail!(
             "the board at {} refused the token {:?}: check it with your instructor",
             settings.url,
@@ -346,30 +351,26 @@ fn join(dir: &Path, joining: &Joining) -> Result<ExitCode> {
         Err(Refusal::Unreachable(error)) => {
             anstream::println!(
                 "{} the board at {} does not answer ({error}); with --offline the settings are \
-                 saved anyway, and checks report once it answers.",
+                 saved anyway, and checks join and report once it answers.",
                 ui::paint(ui::FAIL, "note:"),
                 settings.url
             );
-            None
+            false
         }
     };
-    let rejoining = earlier.as_ref().is_some_and(|earlier| {
-        earlier.url == settings.url && name_key(&earlier.name) == name_key(&settings.name)
-    });
-    if let Some(board) = &board
-        && !rejoining
-        && board.has_learner(&settings.name)
-    {
-        anstream::println!(
-            "{} someone called {:?} already reports to this board (names match whatever their \
-             case). If that is not you, join again with another --name, or your checks will \
-             share one row.",
-            ui::paint(ui::FAIL, "note:"),
-            settings.name
-        );
+    if reachable {
+        settings.key = match claim_name(&settings, REPORT_BUDGET * 3) {
+            Ok(key) => key,
+            Err(Refusal::Token) => bail!(
+                "another laptop has joined the board as {:?}: pick another --name (if it is \
+                 you, on another clone, ask your instructor to remove the old row)",
+                settings.name
+            ),
+            Err(Refusal::Unreachable(error)) => bail!("the board did not take the join: {error}"),
+        };
     }
     settings.save(dir)?;
-    if board.is_some() {
+    if reachable {
         anstream::println!(
             "{} You are on the class board as {:?}; the room's progress is at {}/#token={}",
             ui::paint(ui::PASS, "Joined."),
@@ -610,7 +611,7 @@ pub fn report(root: &Path, report: &ClassReport) {
 }
 
 fn report_from(dir: &Path, report: &ClassReport) {
-    let Some(settings) = Settings::load(dir) else {
+    let Some(mut settings) = Settings::load(dir) else {
         return;
     };
     let mut queue = load_queue(dir);
@@ -618,7 +619,14 @@ fn report_from(dir: &Path, report: &ClassReport) {
     if queue.len() > MAX_QUEUED {
         queue.drain(..queue.len() - MAX_QUEUED);
     }
-    let sent = send_queue(&settings, &mut queue, Instant::now() + REPORT_BUDGET);
+    let deadline = Instant::now() + REPORT_BUDGET;
+    let sent = match ensure_key(dir, &mut settings, deadline) {
+        Ok(()) => send_queue(&settings, &mut queue, deadline),
+        Err(reason) => Sent {
+            delivered: 0,
+            stopped: Some(reason),
+        },
+    };
     if let Err(error) = write_json(&queue_path(dir), &queue) {
         eprintln!("note: could not keep the class board's queue: {error}");
     }
@@ -640,6 +648,69 @@ fn report_from(dir: &Path, report: &ClassReport) {
         ),
     };
     anstream::println!("{}", ui::paint(ui::NOTE, line));
+}
+
+/// A laptop that joined with `--offline` has no key yet: it joins now, before its first report
+/// can go, and keeps the key. `Err` says why the reports must wait.
+fn ensure_key(dir: &Path, settings: &mut Settings, deadline: Instant) -> Result<(), String> {
+    if !settings.key.is_empty() {
+        return Ok(());
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    match claim_name(settings, left) {
+        Ok(key) => {
+            settings.key = key;
+            if let Err(error) = settings.save(dir) {
+                eprintln!("note: could not keep the class board's key: {error}");
+            }
+            Ok(())
+        }
+        Err(Refusal::Token) => Err(format!(
+            "another laptop has joined it as {:?}: cargo workbook class join again with another \
+             --name",
+            settings.name
+        )),
+        Err(Refusal::Unreachable(error)) => Err(error),
+    }
+}
+
+/// `POST /api/join` with the room's token: the key for this laptop and name. A name that
+/// another laptop has is [`Refusal::Token`]: the board refuses it as it refuses a wrong token.
+fn claim_name(settings: &Settings, budget: Duration) -> Result<String, Refusal> {
+    #[derive(Deserialize)]
+    struct Joined {
+        key: String,
+    }
+    let body = serde_json::json!({ "name": settings.name, "laptop": settings.laptop });
+    let answer = agent()
+        .post(format!("{}/api/join", settings.url))
+        .header("Authorization", format!("Bearer {}", settings.token))
+        .header("Content-Type", "application/json")
+        .config()
+        .timeout_global(Some(budget))
+        .build()
+        .send(body.to_string());
+    match answer {
+        Ok(response) if response.status() == 409 => Err(Refusal::Token),
+        Ok(response) if response.status() == 401 => Err(Refusal::Unreachable(
+            "it refused the token: cargo workbook class join again with the right one".to_string(),
+        )),
+        Ok(mut response) if response.status().is_success() => {
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            serde_json::from_str::<Joined>(&text)
+                .map(|joined| joined.key)
+                .map_err(|_| Refusal::Unreachable("its answer to the join has no key".into()))
+        }
+        Ok(response) => Err(Refusal::Unreachable(format!(
+            "it answered the join with {}",
+            response.status()
+        ))),
+        Err(ureq::Error::Timeout(_)) => Err(Refusal::Unreachable(format!(
+            "no answer within {}s",
+            budget.as_secs_f32()
+        ))),
+        Err(error) => Err(Refusal::Unreachable(format!("cannot reach it: {error}"))),
+    }
 }
 
 /// How far [`send_queue`] got.
@@ -679,7 +750,7 @@ fn send_queue(settings: &Settings, queue: &mut Vec<Report>, deadline: Instant) -
         let body = serde_json::to_string(&report).expect("a report is plain data");
         let answer = agent
             .post(format!("{}/api/report", settings.url))
-            .header("Authorization", format!("Bearer {}", settings.token))
+            .header("Authorization", format!("Bearer {}", settings.key))
             .header("Content-Type", "application/json")
             .config()
             .timeout_global(Some(left))
@@ -701,7 +772,8 @@ fn send_queue(settings: &Settings, queue: &mut Vec<Report>, deadline: Instant) -
                 continue;
             }
             Ok(response) if response.status() == 401 => {
-                "it refused the token: cargo workbook class join again with the right one"
+                "it does not know this laptop's key (its reports were reset?): cargo workbook \
+                 class join again"
                     .to_string()
             }
             Ok(response) if response.status() == 404 => {
@@ -728,30 +800,8 @@ enum Refusal {
     Unreachable(String),
 }
 
-/// What `class join` needs of the board's state: who is on it already.
-#[derive(Debug, Default, Deserialize)]
-struct BoardState {
-    #[serde(default)]
-    learners: Vec<BoardLearner>,
-}
-
-#[derive(Debug, Deserialize)]
-struct BoardLearner {
-    name: String,
-}
-
-impl BoardState {
-    /// Whether a row answers to `name`, matched as the board matches names.
-    fn has_learner(&self, name: &str) -> bool {
-        let key = name_key(name);
-        self.learners
-            .iter()
-            .any(|learner| name_key(&learner.name) == key)
-    }
-}
-
 /// Asks the board for its state with the token, to check both before saving them.
-fn ask_board(settings: &Settings) -> Result<BoardState, Refusal> {
+fn ask_board(settings: &Settings) -> Result<(), Refusal> {
     let answer = agent()
         .get(format!("{}/api/reports", settings.url))
         .header("Authorization", format!("Bearer {}", settings.token))
@@ -767,7 +817,7 @@ fn ask_board(settings: &Settings) -> Result<BoardState, Refusal> {
             serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .filter(|value| value.get("learners").is_some())
-                .map(|value| serde_json::from_value(value).unwrap_or_default())
+                .map(|_| ())
                 .ok_or_else(|| {
                     Refusal::Unreachable("it answers, but it is not a class board".to_string())
                 })
@@ -846,6 +896,7 @@ mod tests {
             name: "Ada Lovelace".to_string(),
             jaeger_host: "192.168.1.20".to_string(),
             laptop: "0123456789abcdef".to_string(),
+            key: "tok-key".to_string(),
         }
     }
 
@@ -859,19 +910,39 @@ mod tests {
         board_answering_with(status, "")
     }
 
-    /// The board's answer to `GET /api/reports` with these learners on it.
-    fn board_with(names: &[&str]) -> (String, mpsc::Receiver<String>) {
-        let learners: Vec<String> = names
-            .iter()
-            .map(|name| format!(r#"{{"name":"{name}"}}"#))
-            .collect();
-        let body = format!(r#"{{"learners":[{}]}}"#, learners.join(","));
-        board_answering_with("200 OK", Box::leak(body.into_boxed_str()))
-    }
-
     fn board_answering_with(
         status: &'static str,
         body: &'static str,
+    ) -> (String, mpsc::Receiver<String>) {
+        stand_in(move |_| (status, body.to_string()))
+    }
+
+    /// A board that answers as the real one: its state, a join (`409` for a name in `taken`,
+    /// else the key `key-1`), and reports.
+    fn fake_board(taken: &'static [&'static str]) -> (String, mpsc::Receiver<String>) {
+        stand_in(move |request| {
+            if request.starts_with("GET /api/reports") {
+                ("200 OK", r#"{"learners":[]}"#.to_string())
+            } else if request.starts_with("POST /api/join") {
+                let body = request.to_lowercase();
+                if taken
+                    .iter()
+                    .any(|name| body.contains(&format!(r#""name":"{name}""#)))
+                {
+                    ("409 Conflict", r#"{"error":"taken"}"#.to_string())
+                } else {
+                    ("200 OK", r#"{"name":"x","key":"key-1"}"#.to_string())
+                }
+            } else {
+                ("204 No Content", String::new())
+            }
+        })
+    }
+
+    /// A board stand-in that answers each request with what `answer` gives for it, and hands
+    /// each request's head and body to the test.
+    fn stand_in(
+        answer: impl Fn(&str) -> (&'static str, String) + Send + 'static,
     ) -> (String, mpsc::Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -880,6 +951,7 @@ mod tests {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let request = read_request(&stream);
+                let (status, body) = answer(&request);
                 let _ = requests.send(request);
                 let answer = format!(
                     "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
@@ -924,9 +996,10 @@ mod tests {
         let first = received.recv().unwrap();
         assert!(first.starts_with("POST /api/report "), "{first}");
         assert!(
-            first.contains("authorization: Bearer tok")
-                || first.contains("Authorization: Bearer tok"),
-            "{first}"
+            first
+                .to_lowercase()
+                .contains("authorization: bearer tok-key"),
+            "reports go with the learner's key: {first}"
         );
         assert!(first.contains(r#""step":"01""#), "{first}");
         assert!(received.recv().unwrap().contains(r#""step":"02""#));
@@ -986,18 +1059,25 @@ mod tests {
     #[test]
     fn joining_saves_the_settings_and_leaving_forgets_them() {
         let dir = TempDir::new();
-        let (url, _received) = board_with(&[]);
+        let (url, _received) = fake_board(&[]);
         join(dir.path(), &joining(&format!("{url}/"), " Ada Lovelace ")).unwrap();
         let saved = Settings::load(dir.path()).unwrap();
         assert_eq!(saved.url, url);
         assert_eq!(saved.name, "Ada Lovelace");
         assert_eq!(saved.jaeger_host, "127.0.0.1");
         assert_eq!(saved.laptop.len(), 16);
+        assert_eq!(saved.key, "key-1");
 
         // Joining again from the same clone keeps the laptop's id.
-        let (url, _received) = board_with(&["ada lovelace"]);
+        let (url, _received) = fake_board(&[]);
         join(dir.path(), &joining(&url, "Ada Lovelace")).unwrap();
         assert_eq!(Settings::load(dir.path()).unwrap().laptop, saved.laptop);
+
+        // A name that another laptop has is refused, and the settings stay as they were.
+        let (other, _received) = fake_board(&["grace"]);
+        let error = join(dir.path(), &joining(&other, "Grace")).unwrap_err();
+        assert!(error.to_string().contains("pick another --name"), "{error}");
+        assert_eq!(Settings::load(dir.path()).unwrap().url, url);
 
         report_to(dir.path(), "03");
         leave(dir.path()).unwrap();
@@ -1066,6 +1146,20 @@ mod tests {
         assert_eq!(steps, ["02", "03"]);
         // Each keeps the time of its own check, to be sent with its age.
         assert!(waiting.iter().all(|r| r.checked_at.is_some()));
+        assert_eq!(Settings::load(dir.path()).unwrap().key, "", "no key yet");
+
+        // Once the board answers, the next check joins first, then sends them all with the key.
+        let (url, received) = fake_board(&[]);
+        let mut settings = Settings::load(dir.path()).unwrap();
+        settings.url = url;
+        settings.save(dir.path()).unwrap();
+        report_to(dir.path(), "04");
+        assert!(load_queue(dir.path()).is_empty());
+        assert_eq!(Settings::load(dir.path()).unwrap().key, "key-1");
+        assert!(received.recv().unwrap().starts_with("POST /api/join "));
+        let report = received.recv().unwrap();
+        assert!(report.starts_with("POST /api/report "), "{report}");
+        assert!(report.to_lowercase().contains("bearer key-1"), "{report}");
     }
 
     #[test]
@@ -1131,7 +1225,7 @@ mod tests {
     #[test]
     fn the_token_comes_from_the_link_or_the_flag_and_they_must_agree() {
         let dir = TempDir::new();
-        let (url, _received) = board_with(&[]);
+        let (url, _received) = fake_board(&[]);
         let from_link = Joining {
             token: None,
             ..joining(&format!("{url}/#token=tok"), "Ada")
