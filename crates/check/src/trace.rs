@@ -182,7 +182,7 @@ impl Spans {
             waterfall: &waterfall,
         });
         panic!(
-            "\n\n✗ {what}\n\n  hint ({concept}): {}\n{}\nWhat the check captured:\n\n{waterfall}",
+            "\n\n✗ {what}\n\n  hint: {}\n  concept: {concept}\n{}\nWhat the check captured:\n\n{waterfall}",
             hint.text,
             self.unnamed_services(),
         )

@@ -677,3 +677,120 @@ fn print_timings(timings: &[Timing]) {
         anstream::println!("{:<14} {:>8.1} {:>8}", timing.package, timing.build, check);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(number: &str) -> Step {
+        Step {
+            id: StepId::parse_arg(number).unwrap(),
+            exercise: None,
+            solution: None,
+            chapter: None,
+        }
+    }
+
+    fn captured(success: bool, lines: &[&str]) -> Captured {
+        Captured {
+            success,
+            lines: lines.iter().map(|line| line.to_string()).collect(),
+            elapsed: Duration::from_secs(1),
+            timed_out: false,
+        }
+    }
+
+    /// A run whose build passed, with the test run given (or none: it did not build).
+    fn run(test: Option<Captured>) -> CrateRun {
+        CrateRun {
+            package: "exercise-05".to_string(),
+            build: captured(test.is_some(), &[]),
+            test,
+        }
+    }
+
+    const PASSED: &str = "test result: ok. 4 passed; 0 failed; 0 ignored; 0 measured";
+    const NOTHING: &str = "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured";
+    const FAILED: &str = "test result: FAILED. 1 passed; 3 failed; 0 ignored; 0 measured";
+
+    /// The rule's verdict: how many rules passed and failed.
+    fn judged(judge: impl Fn(&mut Report)) -> (usize, usize) {
+        let mut report = Report::default();
+        judge(&mut report);
+        (report.passed, report.failed)
+    }
+
+    #[test]
+    fn a_solution_passes_only_when_tests_ran_and_passed() {
+        let passing = run(Some(captured(true, &[PASSED])));
+        assert_eq!(judged(|r| judge_solution(r, &step("05"), &passing)), (1, 0));
+        let empty = run(Some(captured(true, &[NOTHING])));
+        assert_eq!(
+            passing_reason(&empty),
+            "cargo test -p exercise-05 ran no test"
+        );
+        assert_eq!(judged(|r| judge_solution(r, &step("05"), &empty)), (0, 1));
+        let failing = run(Some(captured(false, &[FAILED])));
+        assert_eq!(judged(|r| judge_solution(r, &step("05"), &failing)), (0, 1));
+        assert_eq!(
+            judged(|r| judge_solution(r, &step("05"), &run(None))),
+            (0, 1)
+        );
+    }
+
+    #[test]
+    fn an_exercise_must_fail_and_for_the_right_reason() {
+        let with_marker = run(Some(captured(
+            false,
+            &[
+                "✗ the app reached a todo!() at src/x.rs:1: TODO(05): write it",
+                FAILED,
+            ],
+        )));
+        assert_eq!(
+            judged(|r| judge_exercise(r, &step("05"), &with_marker)),
+            (1, 0)
+        );
+        let with_hint = run(Some(captured(false, &["  hint: a link", FAILED])));
+        assert_eq!(
+            judged(|r| judge_exercise(r, &step("05"), &with_hint)),
+            (1, 0)
+        );
+        // A failure that names neither the step's TODO nor a hint may be the wrong failure.
+        let silent = run(Some(captured(false, &["thread 'x' panicked", FAILED])));
+        assert_eq!(judged(|r| judge_exercise(r, &step("05"), &silent)), (0, 1));
+        // An exercise that passes has nothing left to do; one that does not build is broken.
+        let done = run(Some(captured(true, &[PASSED])));
+        assert_eq!(judged(|r| judge_exercise(r, &step("05"), &done)), (0, 1));
+        assert_eq!(
+            judged(|r| judge_exercise(r, &step("05"), &run(None))),
+            (0, 1)
+        );
+    }
+
+    #[test]
+    fn step_01_is_the_tour_so_its_exercise_passes() {
+        let done = run(Some(captured(true, &[PASSED])));
+        assert_eq!(judged(|r| judge_exercise(r, &step("01"), &done)), (1, 0));
+        let broken = run(Some(captured(false, &[FAILED])));
+        assert_eq!(judged(|r| judge_exercise(r, &step("01"), &broken)), (0, 1));
+    }
+
+    #[test]
+    fn a_run_stopped_at_its_limit_fails_and_says_why() {
+        let mut stopped = captured(false, &["test slow has been running for over 60 seconds"]);
+        stopped.timed_out = true;
+        let stopped = run(Some(stopped));
+        assert!(
+            timed_out(&stopped)
+                .unwrap()
+                .contains("did not finish within 5 min")
+        );
+        assert_eq!(judged(|r| judge_exercise(r, &step("05"), &stopped)), (0, 1));
+        assert_eq!(judged(|r| judge_solution(r, &step("05"), &stopped)), (0, 1));
+    }
+
+    fn passing_reason(run: &CrateRun) -> String {
+        passing(run).unwrap_err()
+    }
+}
