@@ -99,17 +99,9 @@ pub enum Mode {
     Broker,
 }
 
-/// Which consumer group protocol to use on an external Kafka (`--group-protocol`); see
-/// [`crate::group_protocol`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GroupProtocolSetting {
-    /// KIP-848's `consumer` if the broker supports it, otherwise `classic`, saying why.
-    Auto,
-    /// KIP-848's protocol (Kafka 4.0 on).
-    Consumer,
-    /// The protocol every broker speaks.
-    Classic,
-}
+/// `--group-protocol` is defined with the rest of the group protocol's code, which reads no
+/// configuration of its own.
+pub use crate::group_protocol::GroupProtocolSetting;
 
 /// How chat-api sends a message to Kafka, after the book's `KSEND` setting (step 03 on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

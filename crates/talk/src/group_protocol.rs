@@ -15,8 +15,20 @@
 
 use std::time::Duration;
 
+use clap::ValueEnum;
+
 use crate::api_versions::{self, ApiRange};
-use crate::config::GroupProtocolSetting;
+
+/// Which consumer group protocol to use on an external Kafka (`--group-protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupProtocolSetting {
+    /// KIP-848's `consumer` if the broker supports it, otherwise `classic`, saying why.
+    Auto,
+    /// KIP-848's protocol (Kafka 4.0 on).
+    Consumer,
+    /// The protocol every broker speaks.
+    Classic,
+}
 
 /// `ConsumerGroupHeartbeat`, the request at the heart of KIP-848's protocol.
 const CONSUMER_GROUP_HEARTBEAT: i16 = 68;
