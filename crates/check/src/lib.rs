@@ -22,8 +22,11 @@ pub use trace::{SpanRef, Spans};
 pub const PATIENCE: Duration = Duration::from_secs(6);
 
 /// How long a check waits without any new span before it decides the missing ones are not
-/// coming.
-const QUIET: Duration = Duration::from_secs(3);
+/// coming. A failing check pays it in full, so it is short; it must still outlast the longest
+/// pause inside a journey that works: a retried record waits 200, then 400 ms
+/// (`talk::consume`'s backoff), and a new producer's first send waits up to 0.5 s for its
+/// producer id. 1.5 s leaves room for a busy machine (3 s before issue 22 measured it).
+const QUIET: Duration = Duration::from_millis(1500);
 
 /// How often a check looks again.
 const POLL: Duration = Duration::from_millis(20);
@@ -45,10 +48,12 @@ impl TestApp {
 
     /// Like [`TestApp::start`], with a configuration of your own.
     ///
-    /// The consumers run with a decoy trace context current ([`DECOY_SPAN_ID`]), as a framework
-    /// or an outer span could make one current in real code: a consumer that takes its parent
-    /// from `Context::current()`, rather than from the record alone, gets the decoy, and the
-    /// check says so.
+    /// The consumers run with a decoy trace context current ([`DECOY_SPAN_ID`]): a context that
+    /// the check makes current around the consumer, to catch a link or parent taken from it. It
+    /// stands for an unrelated context leaked from elsewhere in the process, not for an outer
+    /// span that the processing belongs to. A consumer that takes its parent or its link from
+    /// the current context, rather than from the record alone, gets the decoy, and the check
+    /// says what it is.
     pub async fn start_with<S: Services>(step: S, mut config: Config) -> TestApp {
         config.ambient_context.get_or_insert_with(decoy);
         talk::logging::init_for_tests(
@@ -203,9 +208,10 @@ impl TestApp {
     pub async fn wait_for_spans(
         &self,
         what: &str,
-        hint: &str,
+        hint: impl Into<Hint>,
         done: impl Fn(&Spans) -> bool,
     ) -> Spans {
+        let hint = hint.into();
         let deadline = tokio::time::Instant::now() + PATIENCE;
         let mut seen = 0;
         let mut last_change = tokio::time::Instant::now();
@@ -228,20 +234,33 @@ impl TestApp {
                 let waited = if quiet { QUIET } else { PATIENCE };
                 // With no span at all, the specific hint is not the place to start.
                 let hint = if spans.all().is_empty() {
-                    format!(
-                        "no service made any span at all, so first: each service needs its \
-                         tracer provider (step 02) and, from step 08, its own tracing \
-                         subscriber carried by its futures. Then: {hint}"
-                    )
+                    Hint {
+                        text: format!(
+                            "no service made any span at all, so first: each service needs its \
+                             tracer provider (step 02) and, from step 08, its own tracing \
+                             subscriber carried by its futures. Then: {}",
+                            hint.text
+                        )
+                        .into(),
+                        ..hint
+                    }
                 } else {
-                    hint.to_owned()
+                    hint
                 };
-                spans.fail(
+                // About spans, of no one service: the chapter's task map places it.
+                let about = trace::About {
+                    aspect: "span",
+                    span: None,
+                    service: None,
+                    concept: "spans that never came",
+                };
+                spans.fail_about(
+                    about,
                     &format!(
                         "waited {waited:?} for {what}, and nothing more came (spans so far: {})",
                         spans.summary()
                     ),
-                    &hint,
+                    hint,
                 );
             }
             self.app.spans.changed(POLL * 10).await;
@@ -279,7 +298,9 @@ fn client() -> reqwest::Client {
         .expect("an HTTP client with a timeout")
 }
 
-/// The span id of the decoy context that checks make current around the consumers.
+/// The span id of the decoy context that checks make current around the consumers, to catch a
+/// link or parent taken from the current context rather than from the record (its trace id is
+/// `dec0de00…` too).
 pub const DECOY_SPAN_ID: &str = "dec0de00dec0de00";
 
 fn decoy() -> opentelemetry::Context {

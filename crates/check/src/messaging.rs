@@ -9,6 +9,7 @@
 use opentelemetry::Value;
 use opentelemetry::trace::SpanKind;
 
+use crate::finding::Hint;
 use crate::trace::{SpanRef, Spans};
 
 /// `messaging.destination.partition.id`: a string, as the conventions say.
@@ -47,19 +48,29 @@ impl std::fmt::Display for Position {
 }
 
 /// What to tell the learner when a process span breaks the contract.
-pub struct Hints<'h> {
+pub struct Hints {
     /// The span has no link, or a link to nothing.
-    pub link: &'h str,
+    pub link: Hint,
     /// An attribute is missing, of the wrong type, or has the wrong value.
-    pub attributes: &'h str,
+    pub attributes: Hint,
+}
+
+/// `hint` with `words` before its text: the same concept, and the same code for the last level.
+pub fn prefixed(words: &str, hint: &Hint) -> Hint {
+    Hint {
+        concept: hint.concept,
+        text: format!("{words} {}", hint.text).into(),
+        code: hint.code.clone(),
+    }
 }
 
 /// The record position a span says it sent or processed, checking the attributes' types.
 #[track_caller]
-pub fn position(span: &SpanRef<'_>, hint: &str) -> Position {
+pub fn position(span: &SpanRef<'_>, hint: impl Into<Hint>) -> Position {
+    let hint = hint.into();
     Position {
-        partition: string_attribute(span, PARTITION_ID, hint),
-        offset: int_attribute(span, OFFSET, hint),
+        partition: string_attribute(span, PARTITION_ID, &hint),
+        offset: int_attribute(span, OFFSET, &hint),
     }
 }
 
@@ -114,7 +125,7 @@ pub fn creation_of<'a>(
     group: &str,
     room: &str,
     message_id: &str,
-    hints: &Hints<'_>,
+    hints: &Hints,
 ) -> SpanRef<'a> {
     let who = process.label();
     process.is_kind(
@@ -124,8 +135,9 @@ pub fn creation_of<'a>(
     // The link first: it is the step's one idea.
     let links = &process.data().span.links;
     if links.is_empty() {
-        spans.fail(&format!("{who} has no link"), hints.link);
+        spans.fail(&format!("{who} has no link"), &hints.link);
     }
+    crate::contract::has_no_decoy_link(spans, &process);
     if let Some(bad) = links.iter().find(|l| !l.span_context.is_valid()) {
         spans.fail(
             &format!(
@@ -133,42 +145,50 @@ pub fn creation_of<'a>(
                 bad.span_context.trace_id(),
                 bad.span_context.span_id()
             ),
-            "Link to the context extracted from the record's headers (the send span), and \
-             only when it is valid. SpanBuilder::with_links drops invalid contexts by itself; \
-             span.add_link does not, so check span_context().is_valid() before it. An empty \
-             Context, such as Context::new() or Context::current() in a consumer, holds no \
-             span to link to.",
+            Hint::with_code(
+                "span links",
+                "Link to the context extracted from the record's headers (it holds the send \
+                 span), and only when it is valid. An empty context, such as a new one or, in \
+                 a consumer, the current one, holds no span to link to. The span builder's \
+                 list of links drops invalid contexts by itself; a link added to a started \
+                 span does not, so such a link needs the context's validity checked first.",
+                "Link::with_context(creation.span().span_context().clone()) where creation is \
+                 what extract_parent(record) returned; before span.add_link(..), check \
+                 span_context().is_valid()",
+            ),
         );
     }
     for (old, constant) in DEPRECATED {
         if process.attribute(old).is_some() {
             spans.fail(
                 &format!("{who} has the attribute {old}, a name the conventions deprecated"),
-                &format!(
-                    "Use the current name, the constant {constant} of \
-                     opentelemetry_semantic_conventions::attribute. {}",
-                    hints.attributes
+                prefixed(
+                    &format!(
+                        "Use the current name, the constant {constant} of \
+                         opentelemetry_semantic_conventions::attribute."
+                    ),
+                    &hints.attributes,
                 ),
             );
         }
     }
     process
-        .has_attribute("messaging.system", "kafka", hints.attributes)
-        .has_attribute("messaging.destination.name", "message", hints.attributes)
-        .has_attribute("messaging.operation.name", "process", hints.attributes)
-        .has_attribute("messaging.operation.type", "process", hints.attributes)
+        .has_attribute("messaging.system", "kafka", &hints.attributes)
+        .has_attribute("messaging.destination.name", "message", &hints.attributes)
+        .has_attribute("messaging.operation.name", "process", &hints.attributes)
+        .has_attribute("messaging.operation.type", "process", &hints.attributes)
         .has_attribute(
             "messaging.consumer.group.name",
             group.to_owned(),
-            hints.attributes,
+            &hints.attributes,
         )
         .has_attribute(
             "messaging.kafka.message.key",
             room.to_owned(),
-            hints.attributes,
+            &hints.attributes,
         )
-        .has_attribute(MESSAGE_ID, message_id.to_owned(), hints.attributes);
-    let at = position(&process, hints.attributes);
+        .has_attribute(MESSAGE_ID, message_id.to_owned(), &hints.attributes);
+    let at = position(&process, &hints.attributes);
 
     // The link comes from the record's own headers, so where its send span delivered the
     // record is the truth: a process span that disagrees has the wrong position attributes.
@@ -185,10 +205,12 @@ pub fn creation_of<'a>(
                      to ({}) delivered that record at {delivered}",
                     linked.label()
                 ),
-                &format!(
-                    "{PARTITION_ID} and {OFFSET} are where the consumed record sits: \
-                     record.partition() and record.offset(). {}",
-                    hints.attributes
+                prefixed(
+                    &format!(
+                        "{PARTITION_ID} and {OFFSET} are where the consumed record sits: its \
+                         partition and offset, read from the record itself."
+                    ),
+                    &hints.attributes,
                 ),
             );
         }
@@ -199,30 +221,34 @@ pub fn creation_of<'a>(
                 "{who} says it processed the record at {at}, but no \"send message\" span \
                  delivered a record there"
             ),
-            &format!(
-                "{PARTITION_ID} and {OFFSET} are where the consumed record sits: \
-                 record.partition() and record.offset(). {}",
-                hints.attributes
+            prefixed(
+                &format!(
+                    "{PARTITION_ID} and {OFFSET} are where the consumed record sits: its \
+                     partition and offset, read from the record itself."
+                ),
+                &hints.attributes,
             ),
         );
     };
     if links.len() > 1 {
         spans.fail(
             &format!("{who} has {} links; it should have one", links.len()),
-            &format!(
-                "One record, one cause: a single link, to the send span of the record. {}",
-                hints.link
+            prefixed(
+                "One record, one cause: a single link, to the send span of the record.",
+                &hints.link,
             ),
         );
     }
     process
         .links_to(
             &send,
-            &format!(
-                "The record at {at} was sent by {}, so that is the span to link to: the \
-             context extracted from this record's own headers. {}",
-                send.label(),
-                hints.link
+            prefixed(
+                &format!(
+                    "The record at {at} was sent by {}, so that is the span to link to: the \
+                     context extracted from this record's own headers.",
+                    send.label()
+                ),
+                &hints.link,
             ),
         )
         .is_ok("processing a record that worked is not an error");
@@ -231,7 +257,8 @@ pub fn creation_of<'a>(
 
 /// The value of a string attribute. Fails when it is missing or has another type.
 #[track_caller]
-pub fn string_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> String {
+pub fn string_attribute(span: &SpanRef<'_>, key: &str, hint: impl Into<Hint>) -> String {
+    let hint = hint.into();
     match span.attribute(key) {
         Some(Value::String(value)) => value.to_string(),
         Some(other) => span.spans().fail(
@@ -240,7 +267,10 @@ pub fn string_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> String {
                 span.label(),
                 type_name(other)
             ),
-            &format!("Write it as text, e.g. with .to_string(). {hint}"),
+            prefixed(
+                "Write it as text: the conventions' type for it is a string.",
+                &hint,
+            ),
         ),
         None => missing(span, key, hint),
     }
@@ -248,7 +278,8 @@ pub fn string_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> String {
 
 /// The value of an integer attribute. Fails when it is missing or has another type.
 #[track_caller]
-pub fn int_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> i64 {
+pub fn int_attribute(span: &SpanRef<'_>, key: &str, hint: impl Into<Hint>) -> i64 {
+    let hint = hint.into();
     match span.attribute(key) {
         Some(Value::I64(value)) => *value,
         Some(other) => span.spans().fail(
@@ -257,14 +288,17 @@ pub fn int_attribute(span: &SpanRef<'_>, key: &str, hint: &str) -> i64 {
                 span.label(),
                 type_name(other)
             ),
-            &format!("Give KeyValue::new the i64 itself, not a string. {hint}"),
+            prefixed(
+                "Give the attribute the integer itself, not its text.",
+                &hint,
+            ),
         ),
         None => missing(span, key, hint),
     }
 }
 
 #[track_caller]
-fn missing(span: &SpanRef<'_>, key: &str, hint: &str) -> ! {
+fn missing(span: &SpanRef<'_>, key: &str, hint: Hint) -> ! {
     span.spans().fail(
         &format!(
             "{} has no attribute {key}; its attributes: {}",

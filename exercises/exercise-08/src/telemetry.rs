@@ -16,6 +16,12 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use talk::telemetry::Telemetry;
 use tracing::Dispatch;
+// END TODO(08)
+// TODO(08): imports, for you to add. Task 1 calls methods of two traits that are not
+// imported yet: one of OpenTelemetry's, for the provider's tracer, and one of
+// tracing-subscriber's, for stacking layers on a registry. Chapter 08, Hint 2.
+// END TODO(08)
+// TODO(08): given, nothing to write until the next END TODO(08).
 
 /// How long a service waits for its last spans to be exported when it stops.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(3);

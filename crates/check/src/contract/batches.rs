@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-use crate::contract::hint;
+use crate::contract::{DECOY, each_made_spans, hint, is_decoy_link};
+use crate::finding::Hint;
 use crate::messaging::{MESSAGE_ID, link_attribute, link_position, send_at};
 use crate::servers::RedisServer;
 use crate::{SpanRef, Spans, TestApp};
@@ -15,26 +16,76 @@ use rdkafka::util::Timeout;
 use talk::message::NewMessage;
 use talk::{Config, Message, Services};
 
-const BATCH_RAW: &str = "storage-service takes records in batches: in storage.rs, run it with \
-    service.consume_batches(storage) and implement talk::BatchHandler (handle_batch) instead \
-    of talk::Handler, with one \"process message\" span per batch (messaging::start_batch_process).";
-const BATCH_TRACING: &str = "storage-service takes records in batches (step 07): in storage.rs, run it with service.consume_batches(storage), and give each batch one process span (messaging::batch_span) that handle_batch runs its work in with .instrument(span).";
-const NO_PARENT_RAW: &str = "The batch span has a parent, but a batch has many causes: in \
-    messaging::start_batch_process, start it from Context::new(), and give it one link per \
-    record instead.";
-const NO_PARENT_TRACING: &str = "The batch span has a parent, but a batch has many causes: in messaging::batch_span, create it with info_span!(parent: None, ..), and give it one link per record instead.";
-const LINKS_RAW: &str = "One link per record, to the context extracted from that record's headers \
-    (extract_parent), built with Link::new(span_context, attributes, 0), all passed to the span \
-    builder's with_links.";
-const LINKS_TRACING: &str = "One link per record, to the context extracted from that record's headers: in messaging::batch_span, span.add_link_with_attributes(span_context, attributes) for each.";
-const LINK_ATTRIBUTES_RAW: &str = "What is true of one record goes on its link, not on the batch \
-    span: in messaging::start_batch_process, Link::new(span_context, attributes, 0) with \
-    messaging.message.id, messaging.destination.partition.id (a string) and \
-    messaging.kafka.offset (an int).";
-const LINK_ATTRIBUTES_TRACING: &str = "What is true of one record goes on its link: in messaging::batch_span, span.add_link_with_attributes(span_context, attributes) with messaging.message.id, messaging.destination.partition.id (a string) and messaging.kafka.offset (an int).";
-const COUNT_RAW: &str = "The batch span carries messaging.batch.message_count \
-    (MESSAGING_BATCH_MESSAGE_COUNT), the number of messages in the batch, as an integer.";
-const COUNT_TRACING: &str = "The batch span carries messaging.batch.message_count as an integer: { MESSAGING_BATCH_MESSAGE_COUNT } = batch.len() as i64 among info_span!'s fields.";
+const BATCH_RAW: Hint = Hint::with_code(
+    "batches",
+    "storage-service takes records in batches: in storage.rs, run it as a batch consumer, \
+     with a handler of whole batches (talk::BatchHandler) instead of one of single records \
+     (talk::Handler), and one \"process message\" span per batch, started in messaging.rs, \
+     start_batch_process.",
+    "service.consume_batches(storage) in run, impl BatchHandler for Storage with handle_batch, \
+     and messaging::start_batch_process(&self.tracer, self.group, &batch) in it",
+);
+const BATCH_TRACING: Hint = Hint::with_code(
+    "batches",
+    "storage-service takes records in batches (step 07), one process span per batch \
+     (messaging.rs, batch_span), and handle_batch runs its work inside that span.",
+    "self.store_messages(&messages).instrument(span.clone()).await in handle_batch",
+);
+const NO_PARENT_RAW: Hint = Hint::with_code(
+    "fan-in",
+    "The batch span has a parent, but a batch has many causes: in messaging.rs, \
+     start_batch_process, start it from an empty context, as the root of a trace, and give it \
+     one link per record instead.",
+    "start_with_context(tracer, &Context::new())",
+);
+const NO_PARENT_TRACING: Hint = Hint::with_code(
+    "fan-in",
+    "The batch span has a parent, but a batch has many causes: in messaging.rs, batch_span, \
+     make it a root whatever span is current, and give it one link per record instead.",
+    "info_span!(parent: None, ..)",
+);
+const LINKS_RAW: Hint = Hint::with_code(
+    "fan-in",
+    "One link per record, to the context extracted from that record's headers \
+     (extract_parent), with the record's own attributes, all given to the span builder: in \
+     messaging.rs, start_batch_process.",
+    "Link::new(extract_parent(record).span().span_context().clone(), attributes, 0) for each \
+     record, passed to the builder's .with_links(links)",
+);
+const LINKS_TRACING: Hint = Hint::with_code(
+    "fan-in",
+    "One link per record, to the context extracted from that record's headers, with the \
+     record's own attributes: in messaging.rs, batch_span.",
+    "span.add_link_with_attributes(extract_parent(record).span().span_context().clone(), \
+     attributes) for each record",
+);
+const LINK_ATTRIBUTES_RAW: Hint = Hint::with_code(
+    "link attributes",
+    "What is true of one record goes on its link, not on the batch span: in messaging.rs, \
+     start_batch_process, each link carries messaging.message.id, \
+     messaging.destination.partition.id (a string) and messaging.kafka.offset (an integer).",
+    "Link::new(span_context, record_attributes(record, message), 0)",
+);
+const LINK_ATTRIBUTES_TRACING: Hint = Hint::with_code(
+    "link attributes",
+    "What is true of one record goes on its link, not on the batch span: in messaging.rs, \
+     batch_span, each link carries messaging.message.id, messaging.destination.partition.id \
+     (a string) and messaging.kafka.offset (an integer).",
+    "span.add_link_with_attributes(span_context, record_attributes(record, message))",
+);
+const COUNT_RAW: Hint = Hint::with_code(
+    "batch attributes",
+    "The batch span carries messaging.batch.message_count (the constant \
+     MESSAGING_BATCH_MESSAGE_COUNT), the number of messages in the batch, as an integer.",
+    "KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, batch.len() as i64)",
+);
+const COUNT_TRACING: Hint = Hint::with_code(
+    "batch attributes",
+    "The batch span carries messaging.batch.message_count, the number of messages in the \
+     batch, as an integer: a field of the span, named by the constant \
+     MESSAGING_BATCH_MESSAGE_COUNT.",
+    "{ MESSAGING_BATCH_MESSAGE_COUNT } = batch.len() as i64 among info_span!'s fields",
+);
 
 /// The app, with batches that wait long enough for a burst of posts to fill them.
 async fn app<S: Services>(step: S, redis_url: Option<String>) -> TestApp {
@@ -77,6 +128,7 @@ async fn burst(app: &TestApp, n: usize) -> Vec<Message> {
 
 /// Waits until storage-service's batch spans account for `n` messages, and returns them all.
 async fn batches(app: &TestApp, n: usize) -> Spans {
+    each_made_spans(app, &["chat-api", "storage-service"]).await;
     app.wait_for_spans(
         &format!("batch spans for {n} messages"),
         hint(BATCH_RAW, BATCH_TRACING),
@@ -113,7 +165,11 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
         batch.has_attribute(
             key,
             value,
-            "The batch-level messaging.* attributes of step 05.",
+            Hint::new(
+                "batch attributes",
+                "The batch span carries the messaging.* attributes of step 05 that hold for the \
+                 whole batch.",
+            ),
         );
     }
     let Some(opentelemetry::Value::I64(count)) = batch.attribute("messaging.batch.message_count")
@@ -136,6 +192,21 @@ fn check_batch<'a>(spans: &'a Spans, batch: SpanRef<'a>) -> Vec<SpanRef<'a>> {
     }
     let mut sends = Vec::new();
     for link in links.iter() {
+        if is_decoy_link(link) {
+            spans.fail(
+                &format!(
+                    "a link of {} points at trace {}, span {}: {DECOY}",
+                    batch.label(),
+                    link.span_context.trace_id(),
+                    link.span_context.span_id()
+                ),
+                crate::messaging::prefixed(
+                    "Each link names its record's creation context, from that record's own \
+                     headers, not the current context.",
+                    &hint(LINKS_RAW, LINKS_TRACING),
+                ),
+            );
+        }
         let Some(at) = link_position(link) else {
             spans.fail(
                 &format!(
@@ -225,8 +296,11 @@ pub async fn a_burst_is_stored_in_batches_linked_to_each_send<S: Services>(step:
     if distinct.len() != linked.len() {
         spans.fail(
             "a send span is linked from more than one batch: a record was processed twice",
-            "Each record of a batch gets one link, and a batch is stored once (talk's \
-             run_batches stores the offsets after handle_batch succeeds).",
+            Hint::new(
+                "fan-in",
+                "Each record of a batch gets one link, and a batch is stored once (talk's \
+                 run_batches stores the offsets after handle_batch succeeds).",
+            ),
         );
     }
     let sent: HashSet<SpanId> = spans
@@ -255,8 +329,11 @@ pub async fn a_burst_is_stored_in_batches_linked_to_each_send<S: Services>(step:
         if process.data().span.links.len() != 1 {
             spans.fail(
                 "a giphy-service process span has more or fewer than one link",
-                "Only storage-service takes batches: giphy-service keeps its Handler and \
-                 start_process from step 05.",
+                Hint::new(
+                    "batches",
+                    "Only storage-service takes batches: giphy-service keeps its Handler and \
+                     start_process from step 05.",
+                ),
             );
         }
     }
@@ -300,6 +377,7 @@ pub async fn garbage_inside_a_batch_does_not_stop_the_rest<S: Services>(step: S)
         |stored| stored.len() == 3,
     )
     .await;
+    each_made_spans(&app, &["storage-service"]).await;
     let spans = app
         .wait_for_spans("the batch span", hint(BATCH_RAW, BATCH_TRACING), |s| {
             s.has("storage-service", "process message")
@@ -307,13 +385,17 @@ pub async fn garbage_inside_a_batch_does_not_stop_the_rest<S: Services>(step: S)
         .await;
     for batch in spans.every("storage-service", "process message") {
         batch.is_root(hint(NO_PARENT_RAW, NO_PARENT_TRACING));
+        crate::contract::has_no_decoy_link(&spans, &batch);
         // None of these records had a valid traceparent: no links at all.
-        batch.has_no_links(
+        batch.has_no_links(Hint::with_code(
+            "span links",
             "A record without a valid traceparent has no creation context: it gets no link, \
-             and is stored all the same. In messaging::start_batch_process, pass the links to \
-             the builder's with_links, which drops invalid contexts, or check \
-             span_context().is_valid() before span.add_link.",
-        );
+             and is stored all the same. An invalid context must not become a link: the span \
+             builder's list of links drops one by itself, a link added to a started span does \
+             not, so such a link needs the context's validity checked first.",
+            "the links in the builder's .with_links(links), or \
+             if span_context.is_valid() { span.add_link(..) }",
+        ));
     }
     app.stop().await;
 }
@@ -331,8 +413,12 @@ pub async fn with_redis_a_batch_is_one_pipeline<S: Services>(step: S) {
     if spans.has("storage-service", "SET") || spans.has("storage-service", "ZADD") {
         spans.fail(
             "storage-service still sends SET and ZADD one message at a time",
-            "Store the whole batch in one call: store.save_batch_with_spans(&messages, \
-             &self.tracer, &cx) under one \"store message\" span.",
+            Hint::with_code(
+                "one pipeline per batch",
+                "Store the whole batch in one call to the store, under one \"store message\" \
+                 span: the store's batch method sends it as one pipeline (storage.rs).",
+                "store.save_batch_with_spans(&messages, &self.tracer, &cx)",
+            ),
         );
     }
     for store in spans.every("storage-service", "store message") {
@@ -347,7 +433,12 @@ pub async fn with_redis_a_batch_is_one_pipeline<S: Services>(step: S) {
                     "a \"store message\" span has {} PIPELINE spans under it; it should have one",
                     pipelines.len()
                 ),
-                "One store call per batch: store.save_batch_with_spans under the store span.",
+                Hint::with_code(
+                    "one pipeline per batch",
+                    "One call to the store per batch, under the \"store message\" span \
+                     (storage.rs).",
+                    "store.save_batch_with_spans(&messages, &self.tracer, &cx)",
+                ),
             );
         };
         pipeline

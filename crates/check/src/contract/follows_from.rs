@@ -3,39 +3,117 @@
 //! `--consumer-trace` modes. Each function is one test; a step's `tests/` calls them with its own
 //! `Step`.
 
-use crate::contract::hint;
+use crate::contract::{each_made_spans, has_no_decoy_link, hint};
+use crate::finding::Hint;
 use crate::messaging::{Hints, MESSAGE_ID, creation_of};
+use crate::trace::About;
 use crate::{SpanRef, Spans, TestApp};
 use rdkafka::message::{Header, OwnedHeaders};
 use talk::message::NewMessage;
 use talk::{Config, ConsumerTrace, Message, Services};
 
-const LINK_RAW: &str = "Give \"process message\" a link to the record's creation context, in \
-    messaging::start_process: `Link::with_context(creation.span().span_context().clone())` \
-    in the span builder's `with_links`, where `creation` is what extract_parent returned. Then \
-    call start_process from storage.rs and giphy.rs.";
-const LINK_TRACING: &str = "Give \"process message\" a link to the record's creation context, in messaging::process_span: span.add_link(creation.span().span_context().clone()), where `creation` is what extract_parent returned.";
-const ATTRIBUTES_RAW: &str = "In messaging::start_process, give the span the messaging.* \
-    attributes of the contract (chapter 05, task 2), with the constants of \
-    opentelemetry_semantic_conventions::attribute, from the record (record.partition(), \
-    record.offset(), record.key()), the message (message.id) and the consumer's group.";
-const ATTRIBUTES_TRACING: &str = "In messaging::process_span, give the span the messaging.* attributes of the contract: fields named by the semantic-conventions constants ({ MESSAGING_SYSTEM } = \"kafka\") or span.set_attribute, from the record, the message and the consumer's group.";
-const SAME_RAW: &str = "In `same` mode (--consumer-trace same, the default) the creation context \
-    is the parent as well as the link: start the span with start_with_context(tracer, \
-    &creation), where `creation` is what extract_parent returned.";
-const SAME_TRACING: &str = "In `same` mode the creation context is the parent as well as the link: in messaging::process_span, call span.set_parent(creation) before anything enters the span or asks for its context(); after that the parent is fixed.";
-const NEW_RAW: &str = "In `new` mode (--consumer-trace new) the span must start from \
-    Context::new(), not from the extracted context: it is the root of a new trace, tied to \
-    its cause by the link alone. In messaging::start_process, pick the parent by matching on \
-    `consumer_trace`.";
-const NEW_TRACING: &str = "In `new` mode the process span is the root of a new trace: create it with info_span!(parent: None, ..) and do not call set_parent; the link alone ties it to its cause.";
-const REPUBLISH_RAW: &str = "giphy-service's re-publish is its own work, in both modes: in giphy.rs, \
-    handle passes the context that start_process returned (`&cx`, whose span is \
-    giphy-service's process span) to answer, which hands it to send_message.";
-const REPUBLISH_TRACING: &str = "giphy-service's re-publish is its own work, in both modes: in giphy.rs, handle runs answer inside the process span (.instrument(span)), so that send_message's span is its child.";
+const LINK_RAW: Hint = Hint::with_code(
+    "span links",
+    "Give \"process message\" a link to the record's creation context, the context that \
+     extract_parent returned: in messaging.rs, start_process, a link that goes in the span \
+     builder's list of links. Then start the process spans with start_process in storage.rs \
+     and giphy.rs.",
+    "Link::with_context(creation.span().span_context().clone()), in the builder's \
+     .with_links(vec![link]), where creation is what extract_parent(record) returned",
+);
+const LINK_TRACING: Hint = Hint::with_code(
+    "span links",
+    "Give \"process message\" a link to the record's creation context, the context that \
+     extract_parent returned: in messaging.rs, process_span, add it to the span before \
+     anything enters the span.",
+    "let creation = extract_parent(record); span.add_link(creation.span().span_context().clone());",
+);
+const ATTRIBUTES_RAW: Hint = Hint::with_code(
+    "messaging attributes",
+    "In messaging.rs, start_process: give the span the messaging.* attributes of the contract \
+     (chapter 05, task 2), named by the semantic conventions' constants, with their values \
+     from the record (its partition, offset and key), the message (its id) and the consumer's \
+     group.",
+    "KeyValue::new(MESSAGING_DESTINATION_PARTITION_ID, record.partition().to_string()), \
+     KeyValue::new(MESSAGING_KAFKA_OFFSET, record.offset()), \
+     KeyValue::new(MESSAGING_MESSAGE_ID, message.id.clone()), ... in the builder's \
+     .with_attributes(..)",
+);
+const ATTRIBUTES_TRACING: Hint = Hint::with_code(
+    "messaging attributes",
+    "In messaging.rs, process_span: give the span the messaging.* attributes of the contract, \
+     as fields named by the semantic conventions' constants (or attributes set on the span), \
+     with their values from the record, the message and the consumer's group.",
+    "info_span!(parent: None, \"process\", otel.kind = \"consumer\", \
+     { MESSAGING_SYSTEM } = \"kafka\", ..), then span.set_attribute(key, value) for the \
+     record's partition (a string), offset and key, and the message's id",
+);
+const SAME_RAW: Hint = Hint::with_code(
+    "the creation context as parent",
+    "In same mode (--consumer-trace same, the default), the record's creation context is the \
+     process span's parent as well as its link: in messaging.rs, start_process, start the \
+     span as a child of the context that extract_parent returned.",
+    "start_with_context(tracer, &creation), where creation is what extract_parent(record) \
+     returned",
+);
+const SAME_TRACING: Hint = Hint::with_code(
+    "the creation context as parent",
+    "In same mode, the record's creation context is the process span's parent as well as its \
+     link. A `tracing` span's parent can be set only until its OpenTelemetry span starts, and \
+     anything that enters the span or asks for its context starts it: in messaging.rs, \
+     process_span, set the parent first.",
+    "if consumer_trace == ConsumerTrace::Same { span.set_parent(creation) } before anything \
+     enters the span or calls span.context()",
+);
+const NEW_RAW: Hint = Hint::with_code(
+    "a new trace per consumer",
+    "In new mode (--consumer-trace new), the process span is the root of a new trace, tied to \
+     its cause by the link alone: in messaging.rs, start_process, choose the parent by the \
+     consumer_trace setting, and in new mode start from an empty context.",
+    "match consumer_trace { ConsumerTrace::Same => creation, ConsumerTrace::New => \
+     Context::new() }, then start_with_context(tracer, &parent)",
+);
+const NEW_TRACING: Hint = Hint::with_code(
+    "a new trace per consumer",
+    "In new mode, the process span is the root of a new trace, whatever span is current, tied \
+     to its cause by the link alone: in messaging.rs, process_span, give it no parent in that \
+     mode.",
+    "info_span!(parent: None, ..), and no span.set_parent(..) in new mode",
+);
+const REPUBLISH_RAW: Hint = Hint::with_code(
+    "the re-publish as the consumer's work",
+    "giphy-service's re-publish is its own work, in both modes: in giphy.rs, handle hands \
+     answer the context that start_process returned (the one that holds giphy-service's \
+     process span), and answer passes it on to send_message.",
+    "self.answer(message, &query, &cx), with the cx from start_process; in answer, \
+     send_message(&self.producer, &self.tracer, &answered, cx)",
+);
+const REPUBLISH_TRACING: Hint = Hint::with_code(
+    "the re-publish as the consumer's work",
+    "giphy-service's re-publish is its own work, in both modes: in giphy.rs, handle runs \
+     answer inside the process span, so that send_message's span is its child.",
+    "self.answer(message, &query).instrument(span.clone()).await",
+);
+/// chat-api's part of the trace: its send span in the POST's trace, and the POST's trace id
+/// in its answer. Both hold when its handler runs inside the POST's SERVER span.
+pub(crate) const POST_RAW: Hint = Hint::with_code(
+    "context across async code",
+    "chat-api's handler runs inside the POST's SERVER span, so that the send span it starts is \
+     in the POST's trace and its answer carries the POST's trace id (steps 02 and 03). Look at \
+     chat_api.rs, trace_request: which context does the handler's future carry while it runs?",
+    "next.run(request).with_context(cx.clone()).await in trace_request",
+);
+pub(crate) const POST_TRACING: Hint = Hint::with_code(
+    "context across async code",
+    "chat-api's handler runs inside the request's span, so that the send span it makes is in \
+     the POST's trace and its answer carries the POST's trace id. Look at chat_api.rs, \
+     trace_request (chapter 08, task 4): a span entered only while a future is built is not \
+     current while the future runs.",
+    "next.run(request).instrument(span.clone()).await, not span.in_scope(|| next.run(request)).await",
+);
 
 /// The hints `creation_of` gives, in the step's own API.
-fn hints() -> Hints<'static> {
+fn hints() -> Hints {
     Hints {
         link: hint(LINK_RAW, LINK_TRACING),
         attributes: hint(ATTRIBUTES_RAW, ATTRIBUTES_TRACING),
@@ -60,6 +138,7 @@ async fn app<S: Services>(step: S, consumer_trace: ConsumerTrace) -> TestApp {
 /// Waits until the `consumers` have processed every message in `sent` (by their count).
 async fn processed(app: &TestApp, sent: &[Message], consumers: &[&str]) -> Spans {
     let n = sent.len();
+    each_made_spans(app, &[&["chat-api"], consumers].concat()).await;
     app.wait_for_spans(
         &format!("{n} messages through the consumers"),
         hint(LINK_RAW, LINK_TRACING),
@@ -78,6 +157,7 @@ async fn processed(app: &TestApp, sent: &[Message], consumers: &[&str]) -> Spans
 fn every_process_span_has_a_link(spans: &Spans, consumers: &[&str]) {
     for consumer in consumers {
         for process in spans.every(consumer, "process message") {
+            has_no_decoy_link(spans, &process);
             if process.data().span.links.is_empty() {
                 spans.fail(
                     &format!("{consumer}'s \"process message\" span has no link"),
@@ -123,10 +203,14 @@ fn process_of<'a>(spans: &'a Spans, consumer: &str, message: &Message) -> SpanRe
 
 /// The send span carries the message id too: it is how Jaeger finds every trace of a message.
 fn send_has_the_message_id(send: &SpanRef<'_>, message: &Message) {
-    let hint = "In messaging::send_message, add messaging.message.id (MESSAGING_MESSAGE_ID), \
-                the chat message's id (`message.id`, a String), to the send span's attributes.";
-    send.has_attribute_key(MESSAGE_ID, hint)
-        .has_attribute(MESSAGE_ID, message.id.clone(), hint);
+    let hint = Hint::with_code(
+        "messaging attributes",
+        "In messaging.rs, send_message: the send span carries messaging.message.id, the chat \
+         message's id, among its attributes.",
+        "KeyValue::new(MESSAGING_MESSAGE_ID, message.id.clone())",
+    );
+    send.has_attribute_key(MESSAGE_ID, &hint)
+        .has_attribute(MESSAGE_ID, message.id.clone(), &hint);
 }
 
 /// `same` mode: in each room, each consumer's process span is the child of its record's send
@@ -159,7 +243,7 @@ pub async fn same_mode_links_and_parents_in_one_trace_in<S: Services>(step: S, c
             );
             send_has_the_message_id(&send, message);
             process.is_child_of(&send, hint(SAME_RAW, SAME_TRACING));
-            let trace_id = message.trace_id.as_deref().unwrap_or_default();
+            let trace_id = post_trace_id(&spans, message);
             if process.trace_id() != trace_id {
                 spans.fail(
                     &format!(
@@ -209,18 +293,14 @@ pub async fn new_mode_starts_a_linked_trace_per_consumer_in<S: Services>(
     for consumer in consumers.iter().copied() {
         let process = process_of_original(&spans, consumer, &message);
         let send = creation_of(&spans, process, consumer, "lobby", &message.id, &hints());
-        send.is_in_trace_of(&post, "chat-api's send span is part of the POST's trace");
+        send.is_in_trace_of(&post, hint(POST_RAW, POST_TRACING));
         process
             .is_root(hint(NEW_RAW, NEW_TRACING))
             .is_not_in_trace_of(&post, hint(NEW_RAW, NEW_TRACING));
         traces.push(process);
     }
     if let [first, second] = traces.as_slice() {
-        first.is_not_in_trace_of(
-            second,
-            "Each consumer's process span is the root of its own new trace: start it from \
-             Context::new() in `new` mode.",
-        );
+        first.is_not_in_trace_of(second, hint(NEW_RAW, NEW_TRACING));
     }
 
     // The re-publish is giphy-service's work, in giphy-service's new trace; the record it
@@ -292,6 +372,7 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
         );
         app.wait_for_messages("headers", &what, |all| all.len() == count)
             .await;
+        each_made_spans(&app, consumers).await;
         let spans = app
             .wait_for_spans(
                 "a process span per record in each consumer",
@@ -303,12 +384,11 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
                 },
             )
             .await;
-        let hint = "A record without a valid traceparent has no creation context: no link, and \
-                    a fresh trace. SpanBuilder::with_links drops an invalid context by itself; \
-                    span.add_link does not, so check span_context().is_valid() before it.";
+        let hint = no_creation_context();
         for consumer in consumers {
             for process in spans.every(consumer, "process message") {
-                process.has_no_links(hint).is_root(hint);
+                has_no_decoy_link(&spans, &process);
+                process.has_no_links(&hint).is_root(&hint);
             }
         }
         app.stop().await;
@@ -319,6 +399,7 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
 /// re-publish, and storage-service's second process span (the record with the image).
 async fn giphy_journey(app: &TestApp, consumers: &[&str]) -> Spans {
     let storage = consumers.contains(&"storage-service");
+    each_made_spans(app, &[&["chat-api"], consumers].concat()).await;
     app.wait_for_spans("the /giphy journey", hint(LINK_RAW, LINK_TRACING), |s| {
         (!storage || s.count("storage-service", "process message") >= 2)
             && s.has("giphy-service", "send message")
@@ -379,8 +460,11 @@ fn republished<'a>(spans: &'a Spans, message: &Message) -> (SpanRef<'a>, SpanRef
     else {
         spans.fail(
             "storage-service processed only one record of the /giphy message",
-            "giphy-service re-publishes the message with its image; storage-service should \
-             process that record too.",
+            Hint::new(
+                "consume, transform, produce",
+                "giphy-service re-publishes the message with its image; storage-service should \
+                 process that record too.",
+            ),
         );
     };
     let linked = creation_of(
@@ -395,11 +479,55 @@ fn republished<'a>(spans: &'a Spans, message: &Message) -> (SpanRef<'a>, SpanRef
         spans.fail(
             "storage-service's process span of the re-published record does not link to \
              giphy-service's send span",
-            &format!(
-                "The re-published record was sent by giphy-service. {}",
-                hint(LINK_RAW, LINK_TRACING)
+            crate::messaging::prefixed(
+                "The re-published record was sent by giphy-service.",
+                &hint(LINK_RAW, LINK_TRACING),
             ),
         );
     }
     (giphy_process, republish, stored)
+}
+
+/// The trace id chat-api answered the POST of `message` with. All zeros, or none, means that
+/// chat-api's handler ran outside the POST's SERVER span: then that is the finding, for chat-api,
+/// not that the consumers' spans are in another trace.
+#[track_caller]
+fn post_trace_id(spans: &Spans, message: &Message) -> String {
+    let trace_id = message.trace_id.clone().unwrap_or_default();
+    if trace_id.bytes().any(|b| b != b'0') {
+        return trace_id;
+    }
+    let shown = if trace_id.is_empty() {
+        "no trace id".to_owned()
+    } else {
+        format!("the trace id {trace_id}")
+    };
+    let about = About {
+        aspect: "trace",
+        span: Some("POST /message"),
+        service: Some("chat-api"),
+        concept: "context across async code",
+    };
+    spans.fail_about(
+        about,
+        &format!(
+            "chat-api answered the POST of {:?} with {shown}: no span was current while its \
+             handler ran, so the handler ran outside the POST's SERVER span",
+            message.message
+        ),
+        hint(POST_RAW, POST_TRACING),
+    )
+}
+
+/// A record with no valid `traceparent`: what its process span should be.
+fn no_creation_context() -> Hint {
+    Hint::with_code(
+        "span links",
+        "A record without a valid traceparent has no creation context: its process span gets \
+         no link, and starts a trace of its own. An invalid context must not become a link: \
+         the span builder's list of links drops one by itself, a link added to a started \
+         span does not, so such a link needs the context's validity checked first.",
+        "if creation.span().span_context().is_valid() { span.add_link(..) }, or \
+         SpanBuilder::with_links, which drops invalid contexts itself",
+    )
 }
