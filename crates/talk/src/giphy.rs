@@ -35,6 +35,16 @@ use serde::Deserialize;
 /// The real Giphy API.
 pub const GIPHY_API: &str = "https://api.giphy.com";
 
+/// Why the app does not start when it should reach Giphy over HTTPS in a build without TLS.
+///
+/// TLS is a cargo feature of this crate, off by default: its crypto library (aws-lc-sys) is a
+/// big part of a learner's first build, and only the real Giphy API needs it. Without the
+/// feature the client could only fail each search, so the app says at once what to do.
+pub const NO_TLS: &str = "GIPHY_API_KEY (or an https GIPHY_BASE_URL) is set, but this build \
+    cannot speak HTTPS: TLS is an opt-in feature, so that a first build stays fast. Run with \
+    `--features talk/tls`, e.g. `GIPHY_API_KEY=… cargo run -p exercise-06 --features talk/tls`, \
+    or unset GIPHY_API_KEY to use the local stand-in.";
+
 /// How long a Giphy search may take. After that giphy-service uses the fallback image. (The
 /// checks shorten it, through `Config::giphy_timeout`, to test a slow Giphy quickly.)
 pub const TIMEOUT: Duration = Duration::from_secs(3);

@@ -423,6 +423,9 @@ async fn giphy_client(
         }
         (None, false) => giphy::GIPHY_API.to_owned(), // unused: giphy-service runs elsewhere
     };
+    if giphy_here && base.starts_with("https:") && !cfg!(feature = "tls") {
+        anyhow::bail!("{}", giphy::NO_TLS);
+    }
     let client = giphy::Client::new(&base, &key, config.giphy_timeout);
     Ok((client, stand_in))
 }
