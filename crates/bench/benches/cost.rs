@@ -4,7 +4,14 @@
 //! cargo bench -p bench                          # release build, about three minutes
 //! cargo bench -p bench -- --quick               # every part once, briefly (CI)
 //! cargo bench -p bench --profile dev            # what `cargo run` gives a learner
+//! cargo bench -p bench -- loop                  # the learner's wait, every step (bench::learner)
+//! cargo bench -p bench -- loop --steps 05 --rounds 5 --cold
 //! ```
+//!
+//! `loop` times the learner's loop instead of the app (`bench::learner`): an edit, then the
+//! check's answer, for every step, three rounds; `--cold` adds a fresh clone's first
+//! `cargo run -p exercise-01` (minutes). `--quick` without `loop` also runs the loop, once, for
+//! step 01's exercise and solution checks, so that it cannot rot.
 //!
 //! Three parts, all in one table:
 //! - micro: nanoseconds per inject + extract, and per span (`bench::micro`);
@@ -17,6 +24,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use bench::learner::{self, Case};
 use bench::micro;
 use bench::pipeline::{self, Load, Outcome, RUN_FLAG, Setup};
 use bench::report::{Table, median, nanos};
@@ -83,7 +91,19 @@ fn main() -> ExitCode {
     }
     let quick = args.iter().any(|arg| arg == "--quick");
     let plan = if quick { QUICK } else { FULL };
-    match bench(&plan, quick) {
+    let result = if args.iter().any(|arg| arg == "loop") {
+        learner_loop(&args)
+    } else {
+        bench(&plan, quick).and_then(|()| {
+            if quick {
+                println!();
+                quick_loop()
+            } else {
+                Ok(())
+            }
+        })
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bench: {error:#}");
@@ -153,6 +173,77 @@ fn bench(plan: &Plan, quick: bool) -> anyhow::Result<()> {
     let unseen: usize = rounds.iter().flatten().map(|o| o.unseen).sum();
     if unseen > 0 {
         println!("\n{unseen} messages were stored unseen by the watcher; they have no latency.");
+    }
+    Ok(())
+}
+
+/// `-- loop [--steps 05,06] [--rounds N] [--cold]`: the learner's wait (`bench::learner`).
+fn learner_loop(args: &[String]) -> anyhow::Result<()> {
+    let value = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|at| args.get(at + 1))
+    };
+    let steps = match value("--steps") {
+        Some(list) => list.split(',').map(str::to_owned).collect(),
+        None => learner::steps(),
+    };
+    let rounds = value("--rounds").map_or(Ok(3), |n| n.parse())?;
+    let cold = args.iter().any(|arg| arg == "--cold")
+        || std::env::var_os("BENCH_COLD").is_some_and(|v| v != "0");
+    let plan = learner::Plan {
+        steps,
+        cases: Case::ALL.to_vec(),
+        rounds,
+    };
+    let load = learner::load_average();
+    let results = learner::run(&plan)?;
+    let cold = if cold {
+        eprintln!("cold run: a fresh clone's cargo run -p exercise-01, until /healthz answers");
+        Some(learner::cold_run()?)
+    } else {
+        None
+    };
+    print_loop(&plan, load, &results, cold)
+}
+
+/// The quick mode's loop: step 01's exercise and solution checks, once (about 10 s).
+fn quick_loop() -> anyhow::Result<()> {
+    let plan = learner::Plan {
+        steps: vec!["01".into()],
+        cases: vec![Case::Exercise, Case::Solution],
+        rounds: 1,
+    };
+    let load = learner::load_average();
+    let results = learner::run(&plan)?;
+    print_loop(&plan, load, &results, None)
+}
+
+fn print_loop(
+    plan: &learner::Plan,
+    load: f64,
+    results: &[(String, Case, Vec<learner::Timing>)],
+    cold: Option<learner::Timing>,
+) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "The learner's wait: {cores} cores, load average {load:.1} at the start (1 min, \
+         /proc/loadavg); {} rounds, steps in turn; wall and CPU time (the command and its \
+         children), medians.",
+        plan.rounds
+    );
+    println!();
+    print!("{}", learner::table(results).render());
+    if let Some(cold) = cold {
+        println!();
+        println!(
+            "A fresh clone's `cargo run -p exercise-01` until /healthz answers: {:.0} s wall, \
+             {:.0} s CPU, load {:.1}{}.",
+            cold.wall.as_secs_f64(),
+            cold.cpu.as_secs_f64(),
+            cold.load,
+            if cold.success { "" } else { " (NO ANSWER)" }
+        );
     }
     Ok(())
 }

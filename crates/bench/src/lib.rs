@@ -6,6 +6,7 @@
 //!
 //! | module | what it does |
 //! |---|---|
+//! | [`learner`] | the learner's wait: an edit, then the check's answer, step by step |
 //! | [`micro`] | nanoseconds per operation: inject + extract, start + end of one span |
 //! | [`pipeline`] | the whole app in one process, driven by POSTs: throughput, latency, memory |
 //! | [`receiver`] | a collector stand-in that counts the spans it is sent over OTLP |
@@ -16,6 +17,7 @@
 //! A B C D, …), each in a fresh process, and the table compares them with ratios taken
 //! round by round.
 
+pub mod learner;
 pub mod micro;
 pub mod pipeline;
 pub mod receiver;
