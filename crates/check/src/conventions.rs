@@ -10,7 +10,7 @@
 //!   repeat the status code or `error.type`;
 //! - HTTP: a SERVER span has `url.path` and `url.scheme`, and one that answered 5xx is an Error
 //!   whose `error.type` is the status code; a CLIENT span has `url.full`, `server.address` and
-//!   `server.port`, and a secret in `url.full`'s query is `REDACTED`;
+//!   `server.port`; a secret in `url.full`'s or `url.query`'s query is `REDACTED`;
 //! - Kafka: a record key with no canonical string form (not UTF-8) is left out, not decoded
 //!   lossily into a different string.
 
@@ -168,6 +168,26 @@ fn http_server(span: &SpanRef<'_>) {
             );
         }
     }
+    let query = span
+        .attribute("url.query")
+        .map(|v| v.as_str().into_owned())
+        .unwrap_or_default();
+    if carries_secret(&query) {
+        fail(
+            span,
+            "attribute",
+            &format!(
+                "{}'s url.query carries the API key's value: {query}",
+                span.label()
+            ),
+            Hint::new(
+                "semconv HTTP: a secret in url.query is REDACTED",
+                "The HTTP conventions ask for a sensitive query value to be replaced by \
+                 REDACTED, keeping its name: a span goes to every backend the traces are \
+                 exported to. Where the SERVER span's query attribute is set.",
+            ),
+        );
+    }
     let Some(Value::I64(code)) = span.attribute("http.response.status_code") else {
         return;
     };
@@ -244,11 +264,7 @@ fn http_client(span: &SpanRef<'_>) {
         .map(|v| v.as_str().into_owned())
         .unwrap_or_default();
     let query = url.split_once('?').map_or("", |(_, query)| query);
-    let secret = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(name, value)| *name == API_KEY_PARAMETER && *value != "REDACTED");
-    if secret.is_some() {
+    if carries_secret(query) {
         fail(
             span,
             "attribute",
@@ -259,6 +275,14 @@ fn http_client(span: &SpanRef<'_>) {
             hint("semconv HTTP: a secret in url.full's query is REDACTED"),
         );
     }
+}
+
+/// Whether a query string holds the API key's value rather than `REDACTED`.
+fn carries_secret(query: &str) -> bool {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .any(|(name, value)| name == API_KEY_PARAMETER && value != "REDACTED")
 }
 
 #[track_caller]
@@ -390,7 +414,7 @@ mod tests {
 
     #[test]
     fn each_broken_rule_is_named() {
-        let cases: [(&str, Break); 8] = [
+        let cases: [(&str, Break); 9] = [
             ("instrumentation should not set status Ok", |s| {
                 s[2].span.status = Status::Ok
             }),
@@ -426,6 +450,11 @@ mod tests {
                     "url.full",
                     "http://127.0.0.1:8080/v1/gifs/search?api_key=s3cret&q=cats",
                 ))
+            }),
+            ("a secret in url.query is REDACTED", |s| {
+                s[0].span
+                    .attributes
+                    .push(KeyValue::new("url.query", "api_key=s3cret&q=cats"))
             }),
             ("a key with no canonical string form is left out", |s| {
                 s[2].span.attributes = vec![KeyValue::new(

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::TextMapPropagator;
@@ -28,7 +28,7 @@ use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_QUERY, URL_SCHEME,
 };
 use serde::Deserialize;
 
@@ -332,6 +332,7 @@ struct SearchQuery {
 
 async fn stand_in_search(
     State(tracer): State<SdkTracer>,
+    uri: Uri,
     headers: HeaderMap,
     Query(query): Query<SearchQuery>,
 ) -> axum::Json<SearchAnswer> {
@@ -346,6 +347,8 @@ async fn stand_in_search(
                 KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
                 KeyValue::new(URL_PATH, SEARCH_ROUTE),
                 KeyValue::new(URL_SCHEME, "http"),
+                // The conventions require the query too; the API key's value is left out.
+                KeyValue::new(URL_QUERY, redacted(uri.query().unwrap_or_default())),
                 KeyValue::new(HTTP_ROUTE, SEARCH_ROUTE),
                 KeyValue::new(HTTP_RESPONSE_STATUS_CODE, 200),
             ])
@@ -356,6 +359,19 @@ async fn stand_in_search(
         span.end();
     }
     axum::Json(answer)
+}
+
+/// `query` with the value of `api_key` replaced by `REDACTED`, the conventions' way to keep a
+/// secret out of `url.query` and `url.full` while keeping the parameter's name.
+fn redacted(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("api_key", _)) => "api_key=REDACTED",
+            _ => pair,
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The bundled images for a search.
@@ -438,6 +454,15 @@ mod tests {
             "4bf92f3577b34da6a3ce929d0e0e4736"
         );
         assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+        let query = span
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "url.query");
+        assert_eq!(
+            query.map(|kv| kv.value.as_str().into_owned()).as_deref(),
+            Some("api_key=REDACTED&q=cats&limit=10&rating=pg"),
+            "the query, with the key's value redacted"
+        );
     }
 
     #[tokio::test]

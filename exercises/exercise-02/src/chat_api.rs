@@ -54,7 +54,8 @@ pub async fn run(service: ChatApi) -> anyhow::Result<()> {
 
 // TODO(02): write the middleware here, above post_message: `trace_request` runs each request
 // inside a SERVER span named `{method} {route}`, with the attributes the HTTP conventions
-// require of a server span (method, path, scheme) and the route and status code; a 5xx answer
+// require of a server span (method, path, scheme, and the query when there is one) and the
+// route and status code; a 5xx answer
 // makes it an Error with error.type. It continues the caller's trace from its `traceparent`
 // header, and puts the span's context in the request's extensions. Then give
 // post_message that context (an `Extension<Context>` argument, before `ValidMessage`: only the

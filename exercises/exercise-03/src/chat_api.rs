@@ -24,7 +24,8 @@ use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_QUERY,
+    URL_SCHEME,
 };
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::FutureProducer;
@@ -108,6 +109,12 @@ async fn trace_request(
         ])
         .start_with_context(&state.tracer, &parent);
     let cx = parent.with_span(span);
+    // The query too, when the request has one (`GET /message?room=…`): the conventions
+    // require it then.
+    if let Some(query) = request.uri().query() {
+        cx.span()
+            .set_attribute(KeyValue::new(URL_QUERY, query.to_owned()));
+    }
     request.extensions_mut().insert(cx.clone());
 
     // TODO(03): make `cx` the current context while the handler runs, so that spans started

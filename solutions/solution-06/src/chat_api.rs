@@ -20,7 +20,8 @@ use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_QUERY,
+    URL_SCHEME,
 };
 use rdkafka::producer::FutureProducer;
 use talk::http::{ApiError, RoomQuery, ValidMessage};
@@ -93,6 +94,12 @@ async fn trace_request(
         ])
         .start_with_context(&state.tracer, &parent);
     let cx = parent.with_span(span);
+    // The query too, when the request has one (`GET /message?room=…`): the conventions
+    // require it then.
+    if let Some(query) = request.uri().query() {
+        cx.span()
+            .set_attribute(KeyValue::new(URL_QUERY, query.to_owned()));
+    }
     request.extensions_mut().insert(cx.clone());
 
     // The SERVER span's context is the current one while the handler runs, so spans started
