@@ -17,7 +17,8 @@ use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry_http::HeaderExtractor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_SCHEME,
+    ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, URL_PATH, URL_QUERY,
+    URL_SCHEME,
 };
 use talk::http::{ApiError, RoomQuery, ValidMessage};
 use talk::{ChatApi, Message, SendMode, Store};
@@ -93,6 +94,8 @@ async fn trace_request(route: MatchedPath, request: Request, next: Next) -> Resp
         // The conventions require the path and the scheme too: chat-api serves plain HTTP.
         { URL_PATH } = request.uri().path(),
         { URL_SCHEME } = "http",
+        // The query too, when the request has one (`GET /message?room=…`).
+        { URL_QUERY } = request.uri().query(),
         { HTTP_RESPONSE_STATUS_CODE } = Empty,
     );
     // A caller that is itself traced sends a `traceparent` header: continue its trace. This
