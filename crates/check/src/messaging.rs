@@ -8,6 +8,9 @@
 
 use opentelemetry::Value;
 use opentelemetry::trace::SpanKind;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use talk::Message;
 
 use crate::finding::Hint;
 use crate::trace::{SpanRef, Spans};
@@ -317,5 +320,68 @@ fn type_name(value: &Value) -> &'static str {
         Value::String(_) => "the string",
         Value::Array(_) => "the array",
         _ => "the value",
+    }
+}
+
+/// `messaging.kafka.message.key`.
+pub const KEY: &str = "messaging.kafka.message.key";
+
+/// Publishes `message` as the app does, but with `key` as the record's key: a key the app never
+/// makes, such as one that is not UTF-8.
+pub async fn publish_with_key(producer: &FutureProducer, message: &Message, key: &[u8]) {
+    let payload = message.to_payload();
+    let record = FutureRecord::to(talk::kafka::TOPIC)
+        .key(key)
+        .payload(&payload);
+    producer
+        .send(record, Timeout::After(talk::kafka::DELIVERY_TIMEOUT))
+        .await
+        .map_err(|(error, _record)| error)
+        .expect("the embedded cluster takes a record");
+}
+
+/// Expects no span or link about the message `message_id` to carry
+/// `messaging.kafka.message.key`: its record's key was not UTF-8, and such a key has no
+/// canonical string form, so the Kafka conventions leave it out.
+#[track_caller]
+pub fn leaves_out_the_key(spans: &Spans, message_id: &str) {
+    let about_it = |attributes: &[opentelemetry::KeyValue]| {
+        attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == MESSAGE_ID && kv.value.as_str() == message_id)
+    };
+    let key_of = |attributes: &[opentelemetry::KeyValue]| {
+        attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == KEY)
+            .map(|kv| kv.value.to_string())
+    };
+    for data in spans.all() {
+        let span = &data.span;
+        let mut found = None;
+        if about_it(&span.attributes) {
+            found = key_of(&span.attributes).map(|key| ("span", key));
+        }
+        for link in span.links.iter() {
+            if found.is_none() && about_it(&link.attributes) {
+                found = key_of(&link.attributes).map(|key| ("link", key));
+            }
+        }
+        if let Some((on, key)) = found {
+            spans.fail(
+                &format!(
+                    "{}'s {:?} has {KEY} = {key:?} on its {on} for a record whose key is not \
+                     UTF-8",
+                    data.service, span.name
+                ),
+                Hint::new(
+                    "semconv Kafka: a key with no canonical string form is left out",
+                    "The Kafka conventions record the key as a string only when it has one. A \
+                     key that is not UTF-8 has none: a lossy decoding makes another string of \
+                     it. Leave the attribute out for such a key, where the process span's (or \
+                     the link's) attributes are made, in messaging.rs.",
+                ),
+            );
+        }
     }
 }

@@ -325,7 +325,8 @@ pub async fn new_mode_starts_a_linked_trace_per_consumer_in<S: Services>(
 }
 
 /// Records with no headers or garbage headers have no creation context: no link, a fresh
-/// trace, and still stored, in both modes.
+/// trace, and still stored, in both modes. One of them has a key that is not UTF-8, which no
+/// span records.
 pub async fn bad_headers_give_no_link_and_are_still_stored<S: Services>(step: S) {
     bad_headers_give_no_link_and_are_still_stored_in(step, BOTH).await;
 }
@@ -355,7 +356,15 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
                 }),
             ),
         ];
-        let count = cases.len();
+        // One more record, with no headers and a key that is not UTF-8, which has no canonical
+        // string form: the Kafka conventions leave such a key out.
+        let odd_key = Message::accept(NewMessage {
+            author: "test".into(),
+            room: "headers".into(),
+            message: "a key that is not UTF-8".into(),
+        });
+        crate::messaging::publish_with_key(&producer, &odd_key, &[0xff, 0xfe, 0x80]).await;
+        let count = cases.len() + 1;
         for (case, headers) in cases {
             let message = Message::accept(NewMessage {
                 author: "test".into(),
@@ -391,6 +400,7 @@ pub async fn bad_headers_give_no_link_and_are_still_stored_in<S: Services>(
                 process.has_no_links(&hint).is_root(&hint);
             }
         }
+        crate::messaging::leaves_out_the_key(&spans, &odd_key.id);
         app.stop().await;
     }
 }
