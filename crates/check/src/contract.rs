@@ -132,9 +132,9 @@ fn made_by_the_store(span: &talk::telemetry::FinishedSpan) -> bool {
             .any(|kv| kv.key.as_str() == "db.system.name")
 }
 
-/// How long [`each_made_spans`] waits for a span after the last one came. `wait_for_spans`
-/// gives up after 3 s without a new span; should it give up first, it fails with the same hint.
-const SILENT_AFTER: Duration = Duration::from_millis(2500);
+/// How long [`each_made_spans`] waits for a span after the last one came: a little less than
+/// `wait_for_spans` waits before it gives up by itself, so that the finding is this one.
+const SILENT_AFTER: Duration = Duration::from_millis(crate::QUIET.as_millis() as u64 * 3 / 4);
 
 /// What to do when no service made any span.
 fn no_spans() -> Hint {
