@@ -85,7 +85,8 @@ pub fn run(workbook: &Workbook, options: &Options) -> Result<ExitCode> {
         ui::paint(
             ui::NOTE,
             "Preflight: the toolchain, the builds (offline), step 01's check, the disk. \
-             A built clone takes under a minute; with nothing built yet, the build takes minutes."
+             A built clone takes seconds; whatever is not built yet is built first, which \
+             takes minutes."
         )
     );
     let mut parts = Vec::new();
