@@ -144,7 +144,13 @@ fn bench(plan: &Plan, quick: bool) -> anyhow::Result<()> {
     };
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
-        "What tracing costs: {build}, {cores} cores{}.",
+        "What tracing costs: {build}, {cores} cores, load average {:.1} at the end (1 min){}{}.",
+        learner::load_average(),
+        if std::env::var_os(pipeline::NO_SPAN_LOG).is_some() {
+            "; the span log OFF (BENCH_NO_SPAN_LOG)"
+        } else {
+            ""
+        },
         if quick {
             "; QUICK MODE, the figures mean nothing"
         } else {

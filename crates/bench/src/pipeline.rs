@@ -34,6 +34,11 @@ use watch::Watcher;
 /// How long the consumers may take to join, and the store to catch up, before a run fails.
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Set (to anything) to run the app with its span log off (`SpanLog::stop_keeping`), as a
+/// process where nothing reads the log runs: what the log costs is the difference. A run of
+/// its own, since each setup's process inherits the variable.
+pub const NO_SPAN_LOG: &str = "BENCH_NO_SPAN_LOG";
+
 /// The setups the table compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setup {
@@ -151,6 +156,9 @@ pub async fn run(setup: Setup, load: Load) -> anyhow::Result<Outcome> {
         _ => talk::launch::start(solution_08::Step, &config).await?,
     };
     wait_until_ready(&app).await?;
+    if std::env::var_os(NO_SPAN_LOG).is_some() {
+        app.spans.stop_keeping();
+    }
     let base = format!("http://{}", app.addr.context("chat-api runs here")?);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

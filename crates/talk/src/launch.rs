@@ -142,7 +142,8 @@ pub struct App {
     pub kafka: Kafka,
     /// Where messages are stored.
     pub store: Store,
-    /// Every span finished in this process, from every service.
+    /// Every span finished in this process, from every service; empty in a process with
+    /// neither chat-api nor the waterfall, where nothing reads it ([`SpanLog::stop_keeping`]).
     pub spans: SpanLog,
     services: JoinSet<(ServiceName, anyhow::Result<()>)>,
     /// Which service each task runs, to name one that panics.
@@ -197,9 +198,15 @@ pub async fn start_with_shutdown<S: Services>(
     };
     let giphy_here = names.contains(&ServiceName::GiphyService);
     let (giphy, stand_in) = giphy_client(config, giphy_here, &telemetry).await?;
-    if config.mode.is_none() && config.waterfall == "on" {
+    let waterfall = config.mode.is_none() && config.waterfall == "on";
+    if waterfall {
         let printer = crate::waterfall::print_until(telemetry.log.clone(), shutdown.clone());
         tokio::spawn(printer);
+    }
+    // The span log is for the waterfall and chat-api's trace view (and the checks, which run
+    // chat-api). A process without either, `-- storage-service` say, keeps no spans.
+    if !waterfall && !names.contains(&ServiceName::ChatApi) {
+        telemetry.log.stop_keeping();
     }
 
     let mut app = App {

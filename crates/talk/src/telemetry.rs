@@ -6,6 +6,7 @@
 //! the parts that are configuration rather than lesson.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -192,6 +193,8 @@ pub struct SpanLog {
 
 #[derive(Default, Debug)]
 struct LogInner {
+    /// Set when nothing in this process will ever read the log: see [`SpanLog::stop_keeping`].
+    unread: AtomicBool,
     spans: Mutex<Vec<FinishedSpan>>,
     /// Spans already taken out (drawn by the terminal waterfall), newest last, kept a while
     /// longer for the page's trace view and for naming the targets of links.
@@ -249,7 +252,22 @@ impl SpanLog {
         known
     }
 
+    /// Stops keeping spans, for a process where nothing reads them: no terminal waterfall, no
+    /// trace view (chat-api runs elsewhere), no check. Such a process would otherwise copy up to
+    /// [`MAX_SPANS`] spans into memory for no one (issue 22). The spans are still exported.
+    pub fn stop_keeping(&self) {
+        self.inner.unread.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the log keeps the spans that end (it does unless [`SpanLog::stop_keeping`]).
+    pub fn keeps(&self) -> bool {
+        !self.inner.unread.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn push(&self, span: FinishedSpan) {
+        if !self.keeps() {
+            return;
+        }
         let mut spans = self.inner.spans.lock().unwrap();
         // Nothing drains the log when the waterfall is off or in a single-service process, and
         // the chat page makes a GET span every second: keep only the newest spans.
@@ -274,7 +292,7 @@ impl SpanProcessor for SpanLogProcessor {
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
+        if span.span_context.is_sampled() && self.log.keeps() {
             self.log.push(FinishedSpan {
                 service: self.service.clone(),
                 span,
@@ -340,6 +358,26 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A log that nothing reads keeps no spans; until then it keeps every sampled one.
+    #[test]
+    fn a_log_that_stops_keeping_keeps_no_spans() {
+        let log = SpanLog::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(log.processor())
+            .build();
+        let tracer = provider.tracer("test");
+        tracer.start("kept").end();
+        log.stop_keeping();
+        tracer.start("not kept").end();
+        let names: Vec<String> = log
+            .spans()
+            .iter()
+            .map(|s| s.span.name.to_string())
+            .collect();
+        assert_eq!(names, ["kept"]);
+        assert!(!log.keeps());
     }
 
     /// Two services exporting to a collector that is not there: each warns once, with its own
