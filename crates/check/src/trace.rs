@@ -620,6 +620,7 @@ const ASPECTS: &[(&str, &str)] = &[
     ("re-publish", "republish"),
     ("across http", "http-context"),
     ("subscriber", "subscriber"),
+    ("inside their span", "instrument"),
     ("tracer", "provider"),
     ("scope", "scope"),
     ("header", "headers"),

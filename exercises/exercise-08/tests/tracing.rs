@@ -3,18 +3,39 @@
 //! (`check::contract`). The tests first in this file look for the mistakes that belong to
 //! `tracing` itself, so that their hints come first.
 
-use check::TestApp;
+use check::{Hint, TestApp};
 use check::contract::{self, batches, follows_from, transform};
 
 // The step under test: this crate's own library.
 use exercise_08::Step;
 
-const DISPATCH: &str = "Each service needs its own tracing subscriber, with a \
-    tracing-opentelemetry layer on that service's own tracer (telemetry::dispatch), carried by \
-    the service's futures with .with_subscriber(dispatch). chat-api's requests need it too: \
-    axum runs each connection in a task of its own, so add a middleware layer that runs every \
-    request .with_subscriber. One global subscriber puts every span under one service.name; \
-    none at all makes no spans.";
+const DISPATCH: Hint = Hint::with_code(
+    "a subscriber per service",
+    "Each service needs its own tracing subscriber (telemetry::dispatch: a \
+     tracing-opentelemetry layer on that service's own tracer), carried by every future the \
+     service runs. chat-api's requests need it too: axum runs each connection in a task of its \
+     own, so a middleware layer must carry it into every request. One global subscriber puts \
+     every span under one service.name; none at all makes no spans.",
+    "service.consume(..).with_subscriber(dispatch) (and consume_batches, and the server), and \
+     a middleware that runs next.run(request).with_subscriber(dispatch)",
+);
+
+const SET_PARENT: Hint = Hint::with_code(
+    "the parent in same mode",
+    "In same mode the process span's parent is the record's creation context, set before the \
+     span is first entered (or its context asked for): from then on the OpenTelemetry span has \
+     started, its parent is fixed, and setting one fails. In messaging::process_span.",
+    "span.set_parent(creation) right after the span is made, before .entered(), \
+     .instrument(span) or span.context()",
+);
+
+const INSTRUMENT: Hint = Hint::with_code(
+    "futures inside their spans",
+    "A future runs inside a span only when the span goes with the future itself: entering the \
+     span around the code that builds a future enters it only while the future is built, not \
+     while it runs, so the spans made in it get no parent from it.",
+    "future.instrument(span), not span.in_scope(|| future)",
+);
 
 /// Each service keeps its own `service.name`, though all three share a process: each has its
 /// own subscriber, carried by its futures.
@@ -25,7 +46,7 @@ async fn each_service_keeps_its_own_service_name() {
     app.post("ann", "lobby", "hello").await;
     let hint = DISPATCH;
     let spans = app
-        .wait_for_spans("spans from all three services", hint, |s| {
+        .wait_for_spans("spans from all three services", &hint, |s| {
             s.has("chat-api", "send message")
                 && s.has("storage-service", "process message")
                 && s.has("giphy-service", "process message")
@@ -38,7 +59,7 @@ async fn each_service_keeps_its_own_service_name() {
         ("storage-service", "store message"),
         ("giphy-service", "process message"),
     ] {
-        spans.one(service, name, hint);
+        spans.one(service, name, &hint);
     }
     app.stop().await;
 }
@@ -57,13 +78,7 @@ async fn set_parent_comes_before_the_span_is_entered() {
     let send = spans.one("chat-api", "send message", "from step 03");
     spans
         .one("giphy-service", "process message", "from step 02")
-        .is_child_of(
-            &send,
-            "In same mode the process span's parent is the record's creation context, set \
-             with span.set_parent(creation) before the span is first entered (or its context \
-             asked for with .context()): from then on, the OpenTelemetry span has started and \
-             its parent is fixed, and set_parent returns Err(AlreadyStarted).",
-        );
+        .is_child_of(&send, SET_PARENT);
     app.stop().await;
 }
 
@@ -73,11 +88,9 @@ async fn futures_carry_their_span_with_instrument() {
     contract::speak_tracing();
     let app = TestApp::start(Step).await;
     app.post("ann", "lobby", "hello").await;
-    let hint = "A future runs inside a span only with .instrument(span): span.in_scope(|| \
-                async { .. }) enters the span just while the async block is built, not while \
-                it runs, so the spans made in it get no parent from it.";
+    let hint = INSTRUMENT;
     let spans = app
-        .wait_for_spans("the journey of \"hello\"", hint, |s| {
+        .wait_for_spans("the journey of \"hello\"", &hint, |s| {
             s.has("storage-service", "store message")
                 && s.has("storage-service", "process message")
                 && s.has("chat-api", "send message")
@@ -86,11 +99,11 @@ async fn futures_carry_their_span_with_instrument() {
     let post = spans.one("chat-api", "POST /message", "from step 02");
     spans
         .one("chat-api", "send message", "from step 03")
-        .is_child_of(&post, hint);
+        .is_child_of(&post, &hint);
     let batch = spans.one("storage-service", "process message", "from step 02");
     spans
         .one("storage-service", "store message", "from step 02")
-        .is_child_of(&batch, hint);
+        .is_child_of(&batch, &hint);
     app.stop().await;
 }
 
