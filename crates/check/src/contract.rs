@@ -8,44 +8,17 @@ pub mod library;
 pub mod transform;
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-use opentelemetry::trace::Link;
 
 use crate::finding::Hint;
 use crate::trace::About;
-use crate::{SpanRef, Spans, TestApp};
+use crate::{Spans, TestApp};
 
-/// Whether the step under test makes its spans with `tracing` (step 08), so that hints name
-/// that API instead of OpenTelemetry's own.
-static TRACING: AtomicBool = AtomicBool::new(false);
-
-/// Makes every contract hint in this test binary speak of `tracing` (step 08's tests call it
-/// first). A test binary checks one step, so the setting is the binary's.
-pub fn speak_tracing() {
-    TRACING.store(true, Ordering::Relaxed);
-}
-
-/// The hint for the API the step uses: `raw` for OpenTelemetry's own, `tracing` for step 08.
-/// Works for anything a hint is made of: a [`Hint`], or its words or code alone.
-pub(crate) fn hint<T>(raw: T, tracing: T) -> T {
-    if TRACING.load(Ordering::Relaxed) {
-        tracing
-    } else {
-        raw
-    }
-}
-
-/// The file in which `service`'s code lives, in every step.
-pub(crate) fn source_file(service: &str) -> &'static str {
-    match service {
-        "chat-api" => "chat_api.rs",
-        "storage-service" => "storage.rs",
-        "giphy-service" => "giphy.rs",
-        _ => "the service's file",
-    }
-}
+// How a hint is said (raw OpenTelemetry or `tracing`) and where a service's code lives are the
+// findings' business, and the decoy has a module of its own; the contracts use them from here.
+pub(crate) use crate::decoy::{DECOY, has_no_decoy_link, is_decoy_link};
+pub use crate::finding::speak_tracing;
+pub(crate) use crate::finding::{hint, source_file};
 
 /// Waits until each of `services` has made at least one span, so that a service whose spans
 /// go nowhere is named for what it is, before a check waits for one part of its contract and
@@ -124,7 +97,7 @@ pub(crate) async fn each_made_spans(app: &TestApp, services: &[&str]) {
 /// 08 on, those come whether or not the service's futures carry a subscriber, so they do not
 /// tell that the service's own spans go somewhere.
 fn made_by_the_store(span: &talk::telemetry::FinishedSpan) -> bool {
-    TRACING.load(Ordering::Relaxed)
+    crate::finding::speaks_tracing()
         && span
             .span
             .attributes
@@ -193,56 +166,4 @@ fn silent(service: &str) -> Hint {
         ),
     );
     Hint::from(text).code(code).or_concept(concept)
-}
-
-/// Is this link's target the decoy context that the checks make current around the consumers?
-pub(crate) fn is_decoy_link(link: &Link) -> bool {
-    link.span_context.span_id().to_string() == crate::DECOY_SPAN_ID
-}
-
-/// What the decoy is, for a finding that names it.
-pub(crate) const DECOY: &str = "the decoy: not a span of this app, but a context that the check \
-    made current around the consumer, to catch a link or parent taken from it";
-
-/// Fails when `span` links to the decoy: the link was taken from the current context, not from
-/// the record. The hint fits a link given to the span builder and one added to the span.
-#[track_caller]
-pub(crate) fn has_no_decoy_link(spans: &Spans, span: &SpanRef<'_>) {
-    let Some(link) = span.data().span.links.iter().find(|l| is_decoy_link(l)) else {
-        return;
-    };
-    let data = span.data();
-    let file = source_file(&data.service);
-    let about = About {
-        aspect: "link",
-        span: Some(&data.span.name),
-        service: Some(&data.service),
-        concept: "span links",
-    };
-    spans.fail_about(
-        about,
-        &format!(
-            "{} links to trace {}, span {}: {DECOY}",
-            span.label(),
-            link.span_context.trace_id(),
-            link.span_context.span_id()
-        ),
-        Hint::from(format!(
-            "A link names the record's creation context, which comes from the record's own \
-             headers and nowhere else. This one came from the current context, which in a \
-             consumer holds whatever the code around it left there. Extract the context from \
-             the record onto an empty context, and link to the span context that it holds, \
-             whether the link is given when the span starts or added to it after. In \
-             messaging.rs, called from {file}."
-        ))
-        .code(hint(
-            "let creation = TraceContextPropagator::new().extract_with_context(&Context::new(), \
-             &RecordHeaderExtractor(..)); then Link::with_context(creation.span().span_context().clone()), \
-             not Context::current()'s span",
-            "let creation = extract_parent(record); then \
-             span.add_link(creation.span().span_context().clone()), not the context of \
-             Span::current() or Context::current()",
-        ))
-        .or_concept("span links"),
-    );
 }

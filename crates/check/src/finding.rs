@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::io::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -147,4 +148,35 @@ pub fn current_test() -> String {
         .name()
         .unwrap_or("unknown test")
         .to_owned()
+}
+
+/// Whether the step under test makes its spans with `tracing` (step 08), so that hints name
+/// that API instead of OpenTelemetry's own.
+static TRACING: AtomicBool = AtomicBool::new(false);
+
+/// Makes every contract hint in this test binary speak of `tracing` (step 08's tests call it
+/// first). A test binary checks one step, so the setting is the binary's.
+pub fn speak_tracing() {
+    TRACING.store(true, Ordering::Relaxed);
+}
+
+/// Whether the step under test makes its spans with `tracing` ([`speak_tracing`]).
+pub(crate) fn speaks_tracing() -> bool {
+    TRACING.load(Ordering::Relaxed)
+}
+
+/// The hint for the API the step uses: `raw` for OpenTelemetry's own, `tracing` for step 08.
+/// Works for anything a hint is made of: a [`Hint`], or its words or code alone.
+pub(crate) fn hint<T>(raw: T, tracing: T) -> T {
+    if speaks_tracing() { tracing } else { raw }
+}
+
+/// The file in which `service`'s code lives, in every step.
+pub(crate) fn source_file(service: &str) -> &'static str {
+    match service {
+        "chat-api" => "chat_api.rs",
+        "storage-service" => "storage.rs",
+        "giphy-service" => "giphy.rs",
+        _ => "the service's file",
+    }
 }

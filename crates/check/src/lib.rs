@@ -333,6 +333,7 @@ fn describe(messages: &[Message]) -> String {
 
 pub mod contract;
 pub mod conventions;
+mod decoy;
 pub mod finding;
 pub use finding::Hint;
 pub mod giphy;

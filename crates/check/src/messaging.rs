@@ -140,7 +140,7 @@ pub fn creation_of<'a>(
     if links.is_empty() {
         spans.fail(&format!("{who} has no link"), &hints.link);
     }
-    crate::contract::has_no_decoy_link(spans, &process);
+    crate::decoy::has_no_decoy_link(spans, &process);
     if let Some(bad) = links.iter().find(|l| !l.span_context.is_valid()) {
         spans.fail(
             &format!(

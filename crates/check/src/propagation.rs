@@ -16,8 +16,8 @@
 use opentelemetry::trace::SpanId;
 use talk::telemetry::FinishedSpan;
 
-use crate::contract::hint;
 use crate::finding::Hint;
+use crate::finding::hint;
 
 /// The consumer that breaks the trace, and what to do about it.
 pub(crate) struct Culprit<'a> {
