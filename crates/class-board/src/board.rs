@@ -327,9 +327,19 @@ impl Board {
                 }
             })
             .collect();
+        let joined = self
+            .claims
+            .iter()
+            .filter(|(claimed, _)| {
+                let row = self.aliases.get(*claimed).unwrap_or(claimed);
+                !self.learners.contains_key(row)
+            })
+            .map(|(_, claim)| claim.name.clone())
+            .collect();
         View {
             now_ms,
             reports: self.reports,
+            joined,
             steps: self.steps.iter().cloned().collect(),
             marks: self.marks,
             totals,
@@ -385,6 +395,8 @@ pub struct View {
     pub join: Vec<String>,
     /// One row per learner, sorted by name without regard to case.
     pub learners: Vec<LearnerView>,
+    /// Learners who joined and have not reported a check yet.
+    pub joined: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -594,9 +606,11 @@ mod tests {
         assert_eq!(board.claim("ada", "bb"), Claimed::Taken);
         assert_eq!(board.name_for_key("k1"), Some("Ada"));
         assert_eq!(board.name_for_key("k2"), None);
+        assert_eq!(board.view(0).joined, ["Ada"], "joined, no check yet");
 
         // Removing the row frees the name.
         board.record(received("Ada", "01", Outcome::Pass, 1));
+        assert!(board.view(2).joined.is_empty(), "a row now");
         assert!(board.apply(&Action::Remove { name: "ada".into() }));
         assert_eq!(board.claim("Ada", "bb"), Claimed::Free);
         assert_eq!(board.name_for_key("k1"), None);

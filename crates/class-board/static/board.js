@@ -249,12 +249,16 @@ async function refresh() {
     ...board.learners.map((learner) => drawLearner(board, learner)),
   );
   drawTotals(board);
+  const joined = document.getElementById('joined');
+  joined.hidden = board.joined.length === 0;
+  joined.textContent = `Joined, no check yet: ${board.joined.join(', ')}`;
   document.getElementById('stuck-minutes').textContent = minutes(board.marks.stuck_after_ms);
   document.getElementById('silent-minutes').textContent = minutes(board.marks.silent_after_ms);
   document.getElementById('board').hidden = false;
   const people = board.learners.length === 1 ? 'learner' : 'learners';
   const stuck = board.learners.filter((learner) => learner.stuck).length;
-  showStatus(`${board.learners.length} ${people} · ${board.reports} checks reported · ${stuck} stuck`, false);
+  const checks = board.reports === 1 ? 'check' : 'checks';
+  showStatus(`${board.learners.length} ${people} · ${board.reports} ${checks} reported · ${stuck} stuck`, false);
 }
 
 let polling = false;
@@ -289,7 +293,10 @@ function start() {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const value = document.getElementById('token-input').value.trim();
-    location.hash = new URLSearchParams({ token: value }).toString();
+    // Keep the other settings of the link (projector mode, the instructor's token).
+    const params = new URLSearchParams(location.hash.slice(1));
+    params.set('token', value);
+    location.hash = params.toString();
     form.hidden = true;
     showStatus('Loading…', false);
     if (!polling) poll();
