@@ -22,6 +22,7 @@ use talk::kafka::{Kafka, TOPIC};
 use talk::telemetry::SpanLog;
 
 use crate::finding::Hint;
+use crate::trace::About;
 use crate::{PATIENCE, SpanRef, Spans};
 
 /// The `service.name` of the provider that a step's library tests make spans with.
@@ -112,9 +113,33 @@ const SCOPE: Hint = Hint::with_code(
      .with_version(SCOPE_VERSION).with_schema_url(SCHEMA_URL).build())",
 );
 
-/// Expects `span` to carry the library's scope: `name`, `version` and a schema URL.
+/// Expects `span`, made by the library under test, to carry the library's scope: `name`,
+/// `version` and a schema URL.
 #[track_caller]
 pub fn has_the_library_scope(span: &SpanRef<'_>, name: &str, version: &str) {
+    expect_scope(span, name, version, "scope", SCOPE);
+}
+
+const SERVICE_SCOPE: Hint = Hint::with_code(
+    "library instrumentation",
+    "This span of the app does not come from the library: the service still makes it itself \
+     (step 08's messaging.rs, or a span of its own), so it carries the service's scope. Make a \
+     KafkaTracing from the service's own provider where the service starts, and take the \
+     producer and the process spans from it.",
+    "let kafka = KafkaTracing::new(&provider); then kafka.producer(service.producer.clone()) \
+     and kafka.consumer(service.name, service.consumer_trace)",
+);
+
+/// Expects `span`, a Kafka span of the running app, to come from the library: the library's
+/// scope, `name` and `version`. A span with the service's scope means the service still makes
+/// it itself, which is the services' task, not the library's.
+#[track_caller]
+pub fn comes_from_the_library(span: &SpanRef<'_>, name: &str, version: &str) {
+    expect_scope(span, name, version, "library", SERVICE_SCOPE);
+}
+
+#[track_caller]
+fn expect_scope(span: &SpanRef<'_>, name: &str, version: &str, aspect: &'static str, hint: Hint) {
     let scope = &span.data().span.instrumentation_scope;
     let found = format!(
         "scope {:?}, version {:?}, schema URL {:?}",
@@ -123,13 +148,20 @@ pub fn has_the_library_scope(span: &SpanRef<'_>, name: &str, version: &str) {
         scope.schema_url().unwrap_or("none")
     );
     if scope.name() != name || scope.version() != Some(version) || scope.schema_url().is_none() {
-        span.spans().fail(
+        let data = span.data();
+        span.spans().fail_about(
+            About {
+                aspect,
+                span: Some(&data.span.name),
+                service: Some(&data.service),
+                concept: "the library's instrumentation scope",
+            },
             &format!(
                 "{} was made under {found}; the library's spans carry the library's scope: \
                  {name:?}, version {version:?}, with the semantic conventions' schema URL",
                 span.label()
             ),
-            SCOPE,
+            hint,
         );
     }
 }
@@ -154,58 +186,83 @@ const INJECT: Hint = Hint::with_code(
     "let cx = Context::current().with_span(span); then inject &cx into the record's headers",
 );
 
-/// Expects the headers of a record sent through the library with a user header
-/// (`user_key` = `user_value`) and a stale `traceparent`: the user's header kept, one
-/// `traceparent` and one `tracestate` at most, and the `traceparent` naming `send`.
+/// `key=value, …`, for findings.
+fn listed(headers: &[(String, String)]) -> String {
+    let list: Vec<String> = headers.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    list.join(", ")
+}
+
+/// The values of the headers named `key`, in order.
+fn values<'h>(headers: &'h [(String, String)], key: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Fails about the headers of the record that `send` sent.
 #[track_caller]
-pub fn headers_keep_the_callers_and_carry_the_send_span(
+fn fail_headers(send: &SpanRef<'_>, what: &str, hint: Hint) -> ! {
+    let data = send.data();
+    send.spans().fail_about(
+        About {
+            aspect: "headers",
+            span: Some(&data.span.name),
+            service: Some(&data.service),
+            concept: "the record's headers",
+        },
+        &format!("{}: {what}", send.label()),
+        hint,
+    )
+}
+
+/// Expects the headers of a record that `send` sent with the header `user_key` = `user_value`
+/// and a stale `traceparent` and `tracestate`: the caller's header kept, and one `traceparent`
+/// and one `tracestate` at most.
+#[track_caller]
+pub fn keep_the_callers_header(
     send: &SpanRef<'_>,
     headers: &[(String, String)],
     user_key: &str,
     user_value: &str,
 ) {
-    let spans = send.spans();
-    let list = headers
-        .iter()
-        .map(|(k, v)| format!("{k}={v:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let values = |key: &str| -> Vec<&str> {
-        headers
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
-    match values(user_key).as_slice() {
-        [value] if *value == user_value => {}
-        _ => spans.fail(
+    let list = listed(headers);
+    if values(headers, user_key) != [user_value] {
+        fail_headers(
+            send,
             &format!(
-                "{}: the record was sent with the header {user_key}={user_value:?}, and Kafka \
-                 holds these headers: {list}. The caller's own header is lost or changed",
-                send.label()
+                "the record was sent with the header {user_key}={user_value:?}, and Kafka \
+                 holds these headers: {list}. The caller's own header is lost or changed"
             ),
             HEADERS,
-        ),
+        );
     }
     for key in ["traceparent", "tracestate"] {
-        if values(key).len() > 1 {
-            spans.fail(
+        let found = values(headers, key).len();
+        if found > 1 {
+            fail_headers(
+                send,
                 &format!(
-                    "{}: the record holds {} {key} headers ({list}). It was sent with a stale \
-                     one, which the library must replace, not add to: a consumer reads the first",
-                    send.label(),
-                    values(key).len()
+                    "the record holds {found} {key} headers ({list}). It was sent with a stale \
+                     one, which the library must replace, not add to: a consumer reads the first"
                 ),
                 HEADERS,
             );
         }
     }
-    let Some(traceparent) = values("traceparent").first().copied() else {
-        spans.fail(
+}
+
+/// Expects the headers of a record that `send` sent to carry `send`'s own context: its
+/// `traceparent` names `send`, not the span that was current before it.
+#[track_caller]
+pub fn carry_the_send_span(send: &SpanRef<'_>, headers: &[(String, String)]) {
+    let Some(traceparent) = values(headers, "traceparent").first().copied() else {
+        fail_headers(
+            send,
             &format!(
-                "{}: the record holds no traceparent (its headers: {list})",
-                send.label()
+                "the record holds no traceparent (its headers: {})",
+                listed(headers)
             ),
             INJECT,
         );
@@ -214,15 +271,15 @@ pub fn headers_keep_the_callers_and_carry_the_send_span(
     if span_id != send.span_id().to_string() {
         let named = SpanId::from_hex(span_id)
             .ok()
-            .and_then(|id| spans.by_id(id))
+            .and_then(|id| send.spans().by_id(id))
             .map_or_else(
                 || format!("span {span_id:?}, not a span of this send"),
                 |span| span.label(),
             );
-        spans.fail(
+        fail_headers(
+            send,
             &format!(
-                "{}: the record's traceparent names {named}, not the send span ({})",
-                send.label(),
+                "the record's traceparent names {named}, not the send span ({})",
                 send.span_id()
             ),
             INJECT,
@@ -281,7 +338,8 @@ pub fn services_leave_kafka_to_the_library(src: &Path, library: &str) {
         let code = without_comments(&text);
         for (what, words) in THE_LIBRARYS.iter().copied() {
             if let Some((line, word)) = find_any(&code, words) {
-                Spans::new(Vec::new()).fail(
+                Spans::new(Vec::new()).fail_about(
+                    about(service, span),
                     &format!(
                         "{service}'s \"{span}\" is still {service}'s own work: src/{file}, line \
                          {line}, {what} ({word})"
@@ -298,7 +356,8 @@ pub fn services_leave_kafka_to_the_library(src: &Path, library: &str) {
             }
         }
         if !code.iter().any(|line| line.contains(module)) {
-            Spans::new(Vec::new()).fail(
+            Spans::new(Vec::new()).fail_about(
+                about(service, span),
                 &format!(
                     "{service}'s \"{span}\" does not come from the library: src/{file} never \
                      names {module}"
@@ -311,6 +370,16 @@ pub fn services_leave_kafka_to_the_library(src: &Path, library: &str) {
                 ),
             );
         }
+    }
+}
+
+/// What a finding of the scan is about: a service's Kafka span, still its own work.
+fn about<'a>(service: &'a str, span: &'a str) -> About<'a> {
+    About {
+        aspect: "library",
+        span: Some(span),
+        service: Some(service),
+        concept: "library instrumentation",
     }
 }
 
