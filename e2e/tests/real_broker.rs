@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use check::otlp::OtlpReceiver;
+use check::otlp;
 use check::process::Spawned;
 use check::servers::{RedisServer, free_port};
 
@@ -177,7 +177,7 @@ fn one_process_per_service_with_redis_and_one_trace_across_the_broker() {
         return;
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let receiver = runtime.block_on(OtlpReceiver::grpc());
+    let receiver = runtime.block_on(otlp::grpc());
     let env = [
         ("KAFKA_BROKERS", tansu.brokers.as_str()),
         ("KAFKA_GROUP_PROTOCOL", "auto"),

@@ -15,17 +15,15 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex},
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
-use axum::body::Bytes;
 use check::TestApp;
-use opentelemetry_proto::tonic::{
-    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value::Value,
-};
-use prost::Message as _;
 use talk::{Config, Services, telemetry::Otlp};
+use traces::otlp::{
+    ExportTraceServiceRequest, OtlpReceiver, Sink, proto::common::v1::any_value::Value,
+};
 
 /// What the test puts in `OTEL_RESOURCE_ATTRIBUTES`: the learner's namespace, and a
 /// `service.name` that each service must override with its own.
@@ -37,16 +35,19 @@ const SERVICES: [&str; 3] = ["chat-api", "storage-service", "giphy-service"];
 /// The local Giphy stand-in, which traces as a service of its own from step 06 on.
 const STAND_IN: &str = "giphy-api";
 
-/// The resource attributes of every batch received, one map per `ResourceSpans`.
-#[derive(Clone, Default)]
-struct Resources(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+/// A receiver's sink that keeps the resource attributes of every batch received, one map per
+/// `ResourceSpans`.
+#[derive(Default)]
+struct Resources(Mutex<Vec<BTreeMap<String, String>>>);
 
 impl Resources {
     fn take(&self) -> Vec<BTreeMap<String, String>> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
+}
 
-    fn record(&self, request: ExportTraceServiceRequest) {
+impl Sink for Resources {
+    fn export(&self, request: ExportTraceServiceRequest) {
         let mut resources = self.0.lock().unwrap();
         for resource_spans in request.resource_spans {
             let attributes = resource_spans
@@ -66,28 +67,6 @@ impl Resources {
     }
 }
 
-/// An OTLP/HTTP receiver on a free port that keeps each batch's resource attributes.
-async fn receiver() -> (String, Resources) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let resources = Resources::default();
-    let keep = resources.clone();
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |body: Bytes| async move {
-            match ExportTraceServiceRequest::decode(body) {
-                Ok(request) => {
-                    keep.record(request);
-                    axum::http::StatusCode::OK
-                }
-                Err(_) => axum::http::StatusCode::BAD_REQUEST,
-            }
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (endpoint, resources)
-}
-
 #[test]
 fn every_step_honours_otel_resource_attributes_and_keeps_its_service_name() {
     // SAFETY: this is the only test in this file, so no other thread of this process runs yet:
@@ -98,15 +77,18 @@ fn every_step_honours_otel_resource_attributes_and_keeps_its_service_name() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (endpoint, resources) = receiver().await;
-        prove("solution-02", solution_02::Step, &endpoint, &resources).await;
-        prove("solution-03", solution_03::Step, &endpoint, &resources).await;
-        prove("solution-04", solution_04::Step, &endpoint, &resources).await;
-        prove("solution-05", solution_05::Step, &endpoint, &resources).await;
-        prove("solution-06", solution_06::Step, &endpoint, &resources).await;
-        prove("solution-07", solution_07::Step, &endpoint, &resources).await;
-        prove("solution-08", solution_08::Step, &endpoint, &resources).await;
-        prove("solution-09", solution_09::Step, &endpoint, &resources).await;
+        let receiver = OtlpReceiver::http(Resources::default())
+            .await
+            .expect("a receiver on a loopback port");
+        let (endpoint, resources) = (receiver.endpoint.clone(), receiver.sink());
+        prove("solution-02", solution_02::Step, &endpoint, resources).await;
+        prove("solution-03", solution_03::Step, &endpoint, resources).await;
+        prove("solution-04", solution_04::Step, &endpoint, resources).await;
+        prove("solution-05", solution_05::Step, &endpoint, resources).await;
+        prove("solution-06", solution_06::Step, &endpoint, resources).await;
+        prove("solution-07", solution_07::Step, &endpoint, resources).await;
+        prove("solution-08", solution_08::Step, &endpoint, resources).await;
+        prove("solution-09", solution_09::Step, &endpoint, resources).await;
     });
 }
 

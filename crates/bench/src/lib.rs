@@ -9,7 +9,6 @@
 //! | [`learner`] | the learner's wait: an edit, then the check's answer, step by step |
 //! | [`micro`] | nanoseconds per operation: inject + extract, start + end of one span |
 //! | [`pipeline`] | the whole app in one process, driven by POSTs: throughput, latency, memory |
-//! | [`receiver`] | a collector stand-in that counts the spans it is sent over OTLP |
 //! | [`usage`] | this process's CPU time and resident memory |
 //! | [`report`] | medians, percentiles and the table |
 //!
@@ -20,6 +19,5 @@
 pub mod learner;
 pub mod micro;
 pub mod pipeline;
-pub mod receiver;
 pub mod report;
 pub mod usage;

@@ -96,7 +96,7 @@ pub(crate) async fn each_made_spans(app: &TestApp, services: &[&str]) {
 /// Is `span` one of the Redis spans that the store makes with OpenTelemetry's own API? From step
 /// 08 on, those come whether or not the service's futures carry a subscriber, so they do not
 /// tell that the service's own spans go somewhere.
-fn made_by_the_store(span: &talk::telemetry::FinishedSpan) -> bool {
+fn made_by_the_store(span: &traces::FinishedSpan) -> bool {
     crate::finding::speaks_tracing()
         && span
             .span

@@ -320,7 +320,7 @@ mod tests {
     };
     use opentelemetry::{InstrumentationScope, KeyValue};
     use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-    use talk::telemetry::FinishedSpan;
+    use traces::FinishedSpan;
 
     use super::hold;
     use crate::Spans;

@@ -338,8 +338,7 @@ pub mod finding;
 pub use finding::Hint;
 pub mod giphy;
 pub mod messaging;
-/// The OTLP receiver lives in `talk`, where `-- broker` uses it; checks reach it here.
-pub use talk::otlp_receiver as otlp;
+pub mod otlp;
 pub mod panics;
 pub mod process;
 mod propagation;

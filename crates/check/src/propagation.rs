@@ -14,7 +14,7 @@
 //! and the test's own hint, written for a consumer that does extract, may point elsewhere.
 
 use opentelemetry::trace::SpanId;
-use talk::telemetry::FinishedSpan;
+use traces::FinishedSpan;
 
 use crate::finding::Hint;
 use crate::finding::hint;

@@ -15,8 +15,8 @@ use std::fmt::Display;
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
-use talk::telemetry::FinishedSpan;
-use talk::waterfall;
+use traces::FinishedSpan;
+use traces::waterfall;
 
 use crate::finding::{self, Finding, Hint};
 

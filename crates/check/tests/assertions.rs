@@ -11,7 +11,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use talk::telemetry::FinishedSpan;
+use traces::FinishedSpan;
 
 /// A span of `service` named `name`, in trace `trace`, with `parent` (0 for none).
 fn span(

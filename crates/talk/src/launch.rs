@@ -34,12 +34,11 @@ use crate::giphy;
 use crate::group_protocol::{self, GroupProtocol};
 use crate::http::{MAX_BODY_BYTES, static_routes};
 use crate::kafka::{self, Kafka};
-use crate::otlp_receiver::OtlpReceiver;
 use crate::ready::{Joined, Readiness};
 use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
 use crate::store::Store;
 use crate::telemetry::{Otlp, SpanLog, Telemetry};
-use crate::trace_view;
+use traces::otlp::OtlpReceiver;
 
 /// A step's three services. Each method runs one service until its `shutdown` token is
 /// cancelled, then returns.
@@ -83,7 +82,7 @@ impl ChatApi {
         };
         let app = routes
             .merge(static_routes(self.readiness))
-            .merge(trace_view::routes(self.telemetry.log.clone(), jaeger))
+            .merge(traces::view::routes(self.telemetry.log.clone(), jaeger))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
         axum::serve(self.listener, app)
             .with_graceful_shutdown(self.shutdown.cancelled_owned())
@@ -200,7 +199,7 @@ pub async fn start_with_shutdown<S: Services>(
     let (giphy, stand_in) = giphy_client(config, giphy_here, &telemetry).await?;
     let waterfall = config.mode.is_none() && config.waterfall == "on";
     if waterfall {
-        let printer = crate::waterfall::print_until(telemetry.log.clone(), shutdown.clone());
+        let printer = traces::waterfall::print_until(telemetry.log.clone(), shutdown.clone());
         tokio::spawn(printer);
     }
     // The span log is for the waterfall and chat-api's trace view (and the checks, which run
@@ -495,7 +494,9 @@ async fn run_broker() -> anyhow::Result<()> {
     let embedded = EmbeddedKafka::start()?;
     let brokers = &embedded.kafka().brokers;
     let received = SpanLog::default();
-    let receiver = OtlpReceiver::grpc_into(received.clone()).await;
+    let receiver = OtlpReceiver::grpc(received.clone())
+        .await
+        .context("starting the OTLP receiver on a loopback port")?;
     let file = embedded::broker_file();
     let text = embedded::broker_file_text(brokers, &receiver.endpoint);
     std::fs::write(&file, &text)
@@ -512,7 +513,7 @@ async fn run_broker() -> anyhow::Result<()> {
     println!("Ctrl-C stops it.");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    crate::waterfall::print_until(received, shutdown).await;
+    traces::waterfall::print_until(received, shutdown).await;
     // Only remove the file if it still names this broker (another may have started since).
     if std::fs::read_to_string(&file).ok().as_deref() == Some(text.as_str()) {
         let _ = std::fs::remove_file(&file);

@@ -17,10 +17,7 @@
 //! | [`http`] | chat-api's errors, request extractors, page and `/healthz` |
 //! | [`launch`] | runs the services in one process, or one per process |
 //! | [`config`] | command line and environment variables |
-//! | [`otlp_receiver`] | an OTLP receiver: `-- broker` collects the other processes' spans with it |
 //! | [`telemetry`] | OTLP export from `OTEL_*` variables, and the log of this process's spans |
-//! | [`waterfall`] | the terminal waterfall: a trace drawn as text |
-//! | [`trace_view`] | chat-api's `/trace/{id}` page: the waterfall as HTML, or Jaeger when it is up |
 //! | [`ready`] | readiness: have the consumers joined their groups? |
 //! | [`shutdown`] | Ctrl-C and SIGTERM |
 //! | [`logging`] | stderr log lines (not traces) |
@@ -36,13 +33,10 @@ pub mod kafka;
 pub mod launch;
 pub mod logging;
 pub mod message;
-pub mod otlp_receiver;
 pub mod ready;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
-pub mod trace_view;
-pub mod waterfall;
 
 pub use config::{Config, ConsumerTrace, SendMode, ServiceName};
 pub use consume::{BatchHandler, Batching, Failure, Handler};

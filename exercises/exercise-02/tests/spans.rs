@@ -4,10 +4,12 @@
 //! is the work of steps 03 and 04.
 
 use check::TestApp;
-use check::otlp::OtlpReceiver;
+use check::giphy::{Behaviour, TestGiphy};
+use check::otlp;
 use opentelemetry::trace::SpanKind;
 use std::time::Duration;
 use talk::Config;
+use talk::giphy::FALLBACK_IMAGE;
 use talk::telemetry::Otlp;
 
 // The step under test: this crate's own library.
@@ -165,6 +167,56 @@ async fn a_traceparent_from_the_caller_is_honoured() {
     app.stop().await;
 }
 
+/// Giphy answers `500`: the GET span is an Error, with the status code as its `error.type` and
+/// no description, and the message still gets the fallback image.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_giphy_search_is_an_error_span() {
+    let giphy = TestGiphy::start(Behaviour::ServerError).await;
+    let config = Config {
+        giphy_base_url: Some(giphy.base_url.clone()),
+        ..Config::embedded()
+    };
+    let app = TestApp::start_with(Step, config).await;
+    let message = app.post("ann", "lobby", "/giphy cats").await;
+    let spans = app
+        .wait_for_spans(
+            "giphy-service's GET span",
+            "giphy-service wraps the Giphy search in a CLIENT span named \"GET\", also when \
+             the search fails.",
+            |s| !s.every("giphy-service", "GET").is_empty(),
+        )
+        .await;
+    let hint = "When the Giphy search fails, the GET span gets an Error status and the attribute \
+                error.type, a short name for the kind of failure, which the Giphy error gives \
+                (for an error answer, its status code). The status code says it all, so the \
+                Error has no description: the Giphy error says which description to give.";
+    spans
+        .one("giphy-service", "GET", "the Giphy search's CLIENT span")
+        .has_attribute("http.response.status_code", 500, hint)
+        .is_error(hint)
+        .has_attribute("error.type", "500", hint);
+    let stored = app
+        .wait_for_message(
+            "lobby",
+            &message.id,
+            "the /giphy message with an image",
+            |m| m.image.is_some(),
+        )
+        .await;
+    if stored.image.as_deref() != Some(FALLBACK_IMAGE) {
+        spans.fail(
+            &format!(
+                "Giphy answered 500, and the message got the image {:?}, not the fallback {}",
+                stored.image.as_deref().unwrap_or_default(),
+                FALLBACK_IMAGE
+            ),
+            "A failed search is answered with the bundled fallback image: the chat should not \
+             break because Giphy did.",
+        );
+    }
+    app.stop().await;
+}
+
 /// A request chat-api refuses (400) is the client's mistake, not chat-api's failure: its span
 /// records the status code and leaves the status unset.
 #[tokio::test(flavor = "multi_thread")]
@@ -213,8 +265,8 @@ async fn reading_messages_is_traced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn spans_are_exported_over_otlp() {
     for (protocol, receiver) in [
-        ("grpc", OtlpReceiver::grpc().await),
-        ("http/protobuf", OtlpReceiver::http().await),
+        ("grpc", otlp::grpc().await),
+        ("http/protobuf", otlp::http().await),
     ] {
         let config = Config {
             otlp: Otlp::To {

@@ -28,7 +28,7 @@ use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::attribute::MESSAGING_BATCH_MESSAGE_COUNT;
 use serde::Deserialize;
 
-use crate::telemetry::{FinishedSpan, SpanLog};
+use crate::log::{FinishedSpan, SpanLog};
 use crate::waterfall;
 
 /// What the trace view needs from the process.

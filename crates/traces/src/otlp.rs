@@ -1,12 +1,17 @@
-//! A tiny OTLP receiver, the part of a collector that takes spans in.
+//! The workspace's one OTLP receiver: the part of a collector that takes spans in, over gRPC
+//! or HTTP, handing each export request to a [`Sink`].
 //!
-//! Two users:
+//! Its users, each with a sink of its own:
 //! - `-- broker` hosts one, so that the single-service processes have somewhere to send their
-//!   spans without Docker. It puts what it receives in a [`SpanLog`] and the terminal waterfall
-//!   draws the traces that cross the processes, as the all-in-one mode does for its own.
+//!   spans without Docker. Its sink is a [`SpanLog`], and the terminal waterfall draws the
+//!   traces that cross the processes, as the all-in-one mode does for its own.
 //! - The checks start one to prove that spans really leave the process: the export path is
-//!   tested, not assumed. They keep a plain list of what arrived ([`Received`]).
+//!   tested, not assumed. They keep a plain list of what arrived ([`SpanList`]).
+//! - The cost bench counts spans ([`SpanCount`]), so that its memory stays the same however many
+//!   arrive; the end-to-end tests read the resources of what arrives, with a sink of their own.
 
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -15,11 +20,9 @@ use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue as ProtoKeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{Span as ProtoSpan, span, status};
@@ -27,7 +30,100 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use prost::Message as _;
 use tokio::net::TcpListener;
 
-use crate::telemetry::{FinishedSpan, SpanLog};
+use crate::log::{FinishedSpan, SpanLog};
+
+/// The OTLP message types, for such a sink.
+pub use opentelemetry_proto::tonic as proto;
+/// What an exporter sends, one request at a time: for a sink of its own that reads what the
+/// provided sinks do not (the resources, say).
+pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+/// What a receiver does with each export request.
+pub trait Sink: Send + Sync + 'static {
+    fn export(&self, request: ExportTraceServiceRequest);
+}
+
+/// An OTLP receiver on a free loopback port, feeding its sink.
+pub struct OtlpReceiver<S> {
+    /// What to put in `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub endpoint: String,
+    sink: Arc<S>,
+}
+
+impl<S> Clone for OtlpReceiver<S> {
+    fn clone(&self) -> Self {
+        OtlpReceiver {
+            endpoint: self.endpoint.clone(),
+            sink: Arc::clone(&self.sink),
+        }
+    }
+}
+
+impl<S: Sink> OtlpReceiver<S> {
+    /// A receiver for OTLP over gRPC, the workbook's default protocol. It serves until the
+    /// runtime ends.
+    pub async fn grpc(sink: S) -> io::Result<OtlpReceiver<S>> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let receiver = OtlpReceiver {
+            endpoint: format!("http://{}", listener.local_addr()?),
+            sink: Arc::new(sink),
+        };
+        let service = TraceServiceServer::new(Grpc(receiver.clone()));
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(incoming),
+        );
+        Ok(receiver)
+    }
+
+    /// A receiver for OTLP over HTTP with protobuf bodies (`http/protobuf`). It serves until the
+    /// runtime ends.
+    pub async fn http(sink: S) -> io::Result<OtlpReceiver<S>> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let receiver = OtlpReceiver {
+            endpoint: format!("http://{}", listener.local_addr()?),
+            sink: Arc::new(sink),
+        };
+        let sink = Arc::clone(&receiver.sink);
+        let app = axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: Bytes| async move {
+                match ExportTraceServiceRequest::decode(body) {
+                    Ok(request) => {
+                        sink.export(request);
+                        axum::http::StatusCode::OK
+                    }
+                    Err(_) => axum::http::StatusCode::BAD_REQUEST,
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(receiver)
+    }
+
+    /// The receiver's sink.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+}
+
+/// The gRPC service, apart from the receiver so that the receiver needs no `tonic` bound.
+struct Grpc<S>(OtlpReceiver<S>);
+
+#[tonic::async_trait]
+impl<S: Sink> TraceService for Grpc<S> {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.sink.export(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
 
 /// One received span, for a check: the exporting service's `service.name`, the span's name
 /// and its trace.
@@ -38,80 +134,27 @@ pub struct Received {
     pub trace_id: String,
 }
 
-/// Where received spans go.
-#[derive(Clone)]
-enum Sink {
-    /// Every span, as a [`Received`], for a check.
-    List(Arc<Mutex<Vec<Received>>>),
-    /// Every span, whole, into a span log (bounded), for the waterfall.
-    Log(SpanLog),
-}
+/// A sink that keeps a [`Received`] for every span, for a check.
+#[derive(Debug, Default)]
+pub struct SpanList(Mutex<Vec<Received>>);
 
-/// An OTLP receiver on a free loopback port.
-#[derive(Clone)]
-pub struct OtlpReceiver {
-    /// What to put in `OTEL_EXPORTER_OTLP_ENDPOINT`.
-    pub endpoint: String,
-    sink: Sink,
-}
-
-impl OtlpReceiver {
-    /// A receiver for OTLP over gRPC (the workbook's default protocol) that keeps a list.
-    pub async fn grpc() -> OtlpReceiver {
-        OtlpReceiver::serve_grpc(Sink::List(Arc::default())).await
-    }
-
-    /// A receiver for OTLP over gRPC that puts every span it receives into `log`.
-    pub async fn grpc_into(log: SpanLog) -> OtlpReceiver {
-        OtlpReceiver::serve_grpc(Sink::Log(log)).await
-    }
-
-    async fn serve_grpc(sink: Sink) -> OtlpReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = OtlpReceiver {
-            endpoint: format!("http://{}", listener.local_addr().unwrap()),
-            sink,
-        };
-        let service = TraceServiceServer::new(receiver.clone());
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(incoming),
-        );
-        receiver
-    }
-
-    /// A receiver for OTLP over HTTP with protobuf bodies (`http/protobuf`) that keeps a list.
-    pub async fn http() -> OtlpReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = OtlpReceiver {
-            endpoint: format!("http://{}", listener.local_addr().unwrap()),
-            sink: Sink::List(Arc::default()),
-        };
-        let keep = receiver.clone();
-        let app = axum::Router::new().route(
-            "/v1/traces",
-            axum::routing::post(move |body: Bytes| async move {
-                match ExportTraceServiceRequest::decode(body) {
-                    Ok(request) => {
-                        keep.record(request);
-                        axum::http::StatusCode::OK
-                    }
-                    Err(_) => axum::http::StatusCode::BAD_REQUEST,
-                }
-            }),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        receiver
-    }
-
-    /// Every span received so far (empty for a receiver that feeds a span log).
-    pub fn received(&self) -> Vec<Received> {
-        match &self.sink {
-            Sink::List(list) => list.lock().unwrap().clone(),
-            Sink::Log(_) => Vec::new(),
+impl Sink for SpanList {
+    fn export(&self, request: ExportTraceServiceRequest) {
+        let mut list = self.0.lock().unwrap();
+        for (service, _, span) in spans(request) {
+            list.push(Received {
+                service,
+                name: span.name,
+                trace_id: hex(&span.trace_id),
+            });
         }
+    }
+}
+
+impl OtlpReceiver<SpanList> {
+    /// Every span received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.sink.0.lock().unwrap().clone()
     }
 
     /// Waits until a span named `name` from `service` has arrived; returns it, or `None` after
@@ -134,9 +177,48 @@ impl OtlpReceiver {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
 
-    fn record(&self, request: ExportTraceServiceRequest) {
-        for resource_spans in request.resource_spans {
+/// A span log is a sink: every span, made whole again, for the waterfall (`-- broker`).
+impl Sink for SpanLog {
+    fn export(&self, request: ExportTraceServiceRequest) {
+        for (service, scope, span) in spans(request) {
+            if let Some(span) = span_data(span, &scope) {
+                self.push(FinishedSpan { service, span });
+            }
+        }
+    }
+}
+
+/// A sink that only counts spans: its memory stays the same however many arrive.
+#[derive(Debug, Default)]
+pub struct SpanCount(AtomicU64);
+
+impl SpanCount {
+    /// How many spans have arrived so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Sink for SpanCount {
+    fn export(&self, request: ExportTraceServiceRequest) {
+        let spans: usize = request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .map(|scope| scope.spans.len())
+            .sum();
+        self.0.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+}
+
+/// Every span of a request, with its resource's `service.name` and its scope's name.
+fn spans(request: ExportTraceServiceRequest) -> impl Iterator<Item = (String, String, ProtoSpan)> {
+    request
+        .resource_spans
+        .into_iter()
+        .flat_map(|resource_spans| {
             let service = resource_spans
                 .resource
                 .iter()
@@ -145,41 +227,18 @@ impl OtlpReceiver {
                 .and_then(|kv| kv.value.as_ref())
                 .map(text)
                 .unwrap_or_default();
-            for scope_spans in resource_spans.scope_spans {
-                let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
-                for span in scope_spans.spans {
-                    match &self.sink {
-                        Sink::List(list) => list.lock().unwrap().push(Received {
-                            service: service.clone(),
-                            name: span.name.clone(),
-                            trace_id: hex(&span.trace_id),
-                        }),
-                        Sink::Log(log) => {
-                            if let Some(span) = span_data(span, &scope) {
-                                log.push(FinishedSpan {
-                                    service: service.clone(),
-                                    span,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl TraceService for OtlpReceiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.record(request.into_inner());
-        Ok(tonic::Response::new(ExportTraceServiceResponse {
-            partial_success: None,
-        }))
-    }
+            resource_spans
+                .scope_spans
+                .into_iter()
+                .flat_map(move |scope_spans| {
+                    let scope = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+                    let service = service.clone();
+                    scope_spans
+                        .spans
+                        .into_iter()
+                        .map(move |span| (service.clone(), scope.clone(), span))
+                })
+        })
 }
 
 /// A span as it came over the wire, made back into what the SDK handed the exporter, so that
@@ -297,7 +356,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn exported_spans_arrive_whole_in_the_log() {
         let log = SpanLog::default();
-        let receiver = OtlpReceiver::grpc_into(log.clone()).await;
+        let receiver = OtlpReceiver::grpc(log.clone()).await.unwrap();
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(&receiver.endpoint)

@@ -7,8 +7,8 @@ use opentelemetry::trace::{
 };
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use talk::telemetry::SpanLog;
-use talk::waterfall::render_all;
+use traces::SpanLog;
+use traces::waterfall::render_all;
 
 /// A provider named `service` whose spans go to `log`.
 fn provider(service: &'static str, log: &SpanLog) -> SdkTracerProvider {

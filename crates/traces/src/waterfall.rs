@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use opentelemetry::trace::{Link, SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 
-use crate::telemetry::{FinishedSpan, SpanLog};
+use crate::log::{FinishedSpan, SpanLog};
 
 /// Width of the time bar, in characters.
 const BAR_WIDTH: usize = 28;
