@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use check::servers::RedisServer;
 use rdkafka::message::OwnedHeaders;
 use talk::config::Mode;
-use talk::embedded::EmbeddedKafka;
+use talk::kafka::embedded::EmbeddedKafka;
 use talk::message::NewMessage;
 use talk::{App, Config, Message, Services};
 
@@ -89,8 +89,11 @@ async fn median<S: Services>(step: S, redis_url: Option<String>, count: usize) -
 /// One run: publish `count` messages, then time storage-service draining them.
 async fn run<S: Services>(step: S, redis_url: Option<String>, count: usize) -> Duration {
     let embedded = EmbeddedKafka::start().expect("the embedded Kafka starts");
-    std::fs::write(talk::embedded::broker_file(), &embedded.kafka().brokers)
-        .expect("writing the broker file");
+    std::fs::write(
+        talk::kafka::embedded::broker_file(),
+        &embedded.kafka().brokers,
+    )
+    .expect("writing the broker file");
     let producer = embedded.kafka().producer("bench").expect("a producer");
     let sends = (0..count).map(|i| {
         let message = Message::accept(NewMessage {

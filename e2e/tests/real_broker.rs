@@ -275,7 +275,7 @@ impl Tansu {
         };
         // Ready once it answers Kafka's ApiVersions, as the app will ask it.
         let deadline = Instant::now() + PATIENCE;
-        while talk::api_versions::ask(&tansu.brokers, Duration::from_secs(1)).is_err() {
+        while talk::kafka::api_versions::ask(&tansu.brokers, Duration::from_secs(1)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "tansu did not start within {PATIENCE:?}"

@@ -24,7 +24,7 @@ pub const PATIENCE: Duration = Duration::from_secs(6);
 /// How long a check waits without any new span before it decides the missing ones are not
 /// coming. A failing check pays it in full, so it is short; it must still outlast the longest
 /// pause inside a journey that works: a retried record waits 200, then 400 ms
-/// (`talk::consume`'s backoff), and a new producer's first send waits up to 0.5 s for its
+/// (`talk::kafka::consume`'s backoff), and a new producer's first send waits up to 0.5 s for its
 /// producer id. 1.5 s leaves room for a busy machine (3 s before issue 22 measured it).
 const QUIET: Duration = Duration::from_millis(1500);
 

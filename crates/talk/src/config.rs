@@ -101,7 +101,7 @@ pub enum Mode {
 
 /// `--group-protocol` is defined with the rest of the group protocol's code, which reads no
 /// configuration of its own.
-pub use crate::group_protocol::GroupProtocolSetting;
+pub use crate::kafka::group_protocol::GroupProtocolSetting;
 
 /// How chat-api sends a message to Kafka, after the book's `KSEND` setting (step 03 on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,8 +156,8 @@ impl std::fmt::Display for ServiceName {
 
 impl Config {
     /// When storage-service closes a batch (step 07 on).
-    pub fn batching(&self) -> crate::consume::Batching {
-        crate::consume::Batching {
+    pub fn batching(&self) -> crate::kafka::consume::Batching {
+        crate::kafka::consume::Batching {
             size: usize::from(self.batch_size),
             wait: std::time::Duration::from_millis(self.batch_wait_ms),
         }

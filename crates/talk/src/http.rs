@@ -13,8 +13,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::kafka::ready::Readiness;
 use crate::message::{DEFAULT_ROOM, Invalid, MAX_LIMIT, NewMessage, check_room};
-use crate::ready::Readiness;
 use crate::store::StoreError;
 
 /// Everything chat-api can answer other than success.

@@ -28,13 +28,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConsumerTrace, GroupProtocolSetting, Mode, SendMode, ServiceName};
-use crate::consume::{self, BatchHandler, Batching, Handler};
-use crate::embedded::{self, EmbeddedKafka};
 use crate::giphy;
-use crate::group_protocol::{self, GroupProtocol};
 use crate::http::{MAX_BODY_BYTES, static_routes};
+use crate::kafka::consume::{self, BatchHandler, Batching, Handler};
+use crate::kafka::embedded::{self, EmbeddedKafka};
+use crate::kafka::group_protocol::{self, GroupProtocol};
+use crate::kafka::ready::{Joined, Readiness};
 use crate::kafka::{self, Kafka};
-use crate::ready::{Joined, Readiness};
 use crate::shutdown::{SHUTDOWN_DEADLINE, cancel_on_signal};
 use crate::store::Store;
 use crate::telemetry::{Otlp, SpanLog, Telemetry};

@@ -8,12 +8,12 @@ use std::time::Duration;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use rdkafka::util::Timeout;
-use talk::embedded::EmbeddedKafka;
+use talk::kafka::embedded::EmbeddedKafka;
+use talk::kafka::ready::Readiness;
 use talk::message::NewMessage;
-use talk::ready::Readiness;
-use talk::shutdown::CancellationToken;
 use talk::{Failure, Handler, Message, kafka};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Records every message it handles; fails the ones whose text says so.
 struct Recorder {
@@ -97,7 +97,7 @@ async fn garbage_is_skipped_failures_are_retried_and_consuming_goes_on() {
         attempts: Arc::default(),
     };
     let shutdown = CancellationToken::new();
-    let loop_ = tokio::spawn(talk::consume::run(
+    let loop_ = tokio::spawn(talk::kafka::consume::run(
         "test",
         consumer,
         recorder,
@@ -140,7 +140,7 @@ async fn shutdown_interrupts_a_retry_without_losing_the_record() {
         .consumer("group", readiness.expect_consumer())
         .unwrap();
     let shutdown = CancellationToken::new();
-    let first = tokio::spawn(talk::consume::run(
+    let first = tokio::spawn(talk::kafka::consume::run(
         "first",
         consumer,
         down,
@@ -169,7 +169,12 @@ async fn shutdown_interrupts_a_retry_without_losing_the_record() {
         .consumer("group", readiness.expect_consumer())
         .unwrap();
     let shutdown = CancellationToken::new();
-    let second = tokio::spawn(talk::consume::run("second", consumer, up, shutdown.clone()));
+    let second = tokio::spawn(talk::kafka::consume::run(
+        "second",
+        consumer,
+        up,
+        shutdown.clone(),
+    ));
     let again = tokio::time::timeout(Duration::from_secs(15), seen.recv()).await;
     assert_eq!(
         again
@@ -189,7 +194,7 @@ async fn publishing_without_kafka_fails_within_the_delivery_timeout() {
     let kafka = talk::kafka::Kafka {
         brokers: format!("127.0.0.1:{port}"),
         embedded: false,
-        group_protocol: talk::group_protocol::GroupProtocol::Classic,
+        group_protocol: talk::kafka::group_protocol::GroupProtocol::Classic,
     };
     let producer = kafka.producer("test").unwrap();
     let started = std::time::Instant::now();
@@ -254,7 +259,7 @@ async fn batches_close_at_their_size_leave_garbage_out_and_are_retried_whole() {
         size: 3,
         wait: Duration::from_millis(200),
     };
-    let loop_ = tokio::spawn(talk::consume::run_batches(
+    let loop_ = tokio::spawn(talk::kafka::consume::run_batches(
         "test",
         consumer,
         recorder,

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use talk::config::GroupProtocolSetting;
-use talk::embedded::EmbeddedKafka;
-use talk::group_protocol::{self, GroupProtocol};
 use talk::kafka::Kafka;
-use talk::ready::Readiness;
+use talk::kafka::embedded::EmbeddedKafka;
+use talk::kafka::group_protocol::{self, GroupProtocol};
+use talk::kafka::ready::Readiness;
 
 /// librdkafka's mock cluster lists `ConsumerGroupHeartbeat` v1, so `auto` picks `consumer`
 /// there: the probe reads a real broker's answer correctly.

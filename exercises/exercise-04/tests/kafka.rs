@@ -117,7 +117,7 @@ async fn the_record_headers_carry_the_send_span() {
     let sends = spans.every("chat-api", "send message");
 
     // Read the topic like a consumer of our own, in a group nobody else uses.
-    let readiness = talk::ready::Readiness::default();
+    let readiness = talk::kafka::ready::Readiness::default();
     let consumer: StreamConsumer<talk::kafka::Group> = app
         .kafka()
         .consumer("header-check", readiness.expect_consumer())

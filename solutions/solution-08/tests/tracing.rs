@@ -3,8 +3,8 @@
 //! (`check::contract`). The tests first in this file look for the mistakes that belong to
 //! `tracing` itself, so that their hints come first.
 
-use check::{Hint, TestApp};
 use check::contract::{self, batches, follows_from, transform};
+use check::{Hint, TestApp};
 
 // The step under test: this crate's own library.
 use solution_08::Step;

@@ -1,5 +1,5 @@
 //! Asks a Kafka broker which requests it understands: Kafka's `ApiVersions` request, written by
-//! hand. You can skip this module; [`crate::group_protocol`] says what it is for.
+//! hand. You can skip this module; [`crate::kafka::group_protocol`] says what it is for.
 //!
 //! Why by hand, when librdkafka speaks Kafka's protocol for us? librdkafka sends `ApiVersions`
 //! to every broker it connects to, but keeps the answer to itself: neither librdkafka's API nor

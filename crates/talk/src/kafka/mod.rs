@@ -2,7 +2,22 @@
 //! consumers are set up, and how a message becomes a record.
 //!
 //! Every setting here has a reason, given beside it. The settings that make the embedded
-//! cluster fast (design §6) are marked as such.
+//! cluster fast (design §6) are marked as such. The rest of the Kafka plumbing is in the
+//! modules below:
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`consume`] | the consumer loop: shutdown, bad records, retries, offsets, batches |
+//! | [`embedded`] | the in-process Kafka (librdkafka's mock cluster), and `-- broker`'s address file |
+//! | [`ready`] | readiness: have the consumers joined their groups, and if not, why not |
+//! | [`group_protocol`] | which consumer group protocol to use: KIP-848's `consumer`, or `classic` |
+//! | [`api_versions`] | asks a broker which requests it understands (for [`group_protocol`]) |
+
+pub mod api_versions;
+pub mod consume;
+pub mod embedded;
+pub mod group_protocol;
+pub mod ready;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -21,9 +36,9 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
-use crate::group_protocol::GroupProtocol;
 use crate::message::Message;
-use crate::ready::Joined;
+use group_protocol::GroupProtocol;
+use ready::Joined;
 
 /// The topic every service uses, as in the book.
 pub const TOPIC: &str = "message";
@@ -50,7 +65,7 @@ pub struct Kafka {
     pub brokers: String,
     pub embedded: bool,
     /// Always [`GroupProtocol::Consumer`] on the embedded cluster; on an external Kafka,
-    /// what `--group-protocol` asked for or [`crate::group_protocol::choose`] found.
+    /// what `--group-protocol` asked for or [`crate::kafka::group_protocol::choose`] found.
     pub group_protocol: GroupProtocol,
 }
 
@@ -122,7 +137,7 @@ impl Kafka {
     }
 
     /// What a consumer that has not joined its group yet waits for, and what may help, for
-    /// [`crate::ready::Readiness::new`]: it completes "they wait for …".
+    /// [`crate::kafka::ready::Readiness::new`]: it completes "they wait for …".
     pub fn joining(&self) -> String {
         let hint = match (self.embedded, self.group_protocol) {
             (true, _) => {

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
-use crate::group_protocol::GroupProtocol;
+use crate::kafka::group_protocol::GroupProtocol;
 use crate::kafka::{Kafka, PARTITIONS, TOPIC};
 
 /// A running embedded cluster. Dropping it shuts the cluster down.

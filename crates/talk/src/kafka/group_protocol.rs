@@ -11,13 +11,13 @@
 //! With `--group-protocol auto` (the default for an external broker) [`choose`] asks the broker
 //! before any consumer is made, because a consumer that asks for `consumer` on a broker that
 //! lacks it is never told: it waits forever, and librdkafka reports nothing but a debug line.
-//! [`crate::api_versions`] says how the broker is asked.
+//! [`crate::kafka::api_versions`] says how the broker is asked.
 
 use std::time::Duration;
 
 use clap::ValueEnum;
 
-use crate::api_versions::{self, ApiRange};
+use crate::kafka::api_versions::{self, ApiRange};
 
 /// Which consumer group protocol to use on an external Kafka (`--group-protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
