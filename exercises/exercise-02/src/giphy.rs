@@ -53,9 +53,9 @@ impl talk::Handler for Giphy {
         // TODO(02): make the search a "GET" span (kind CLIENT) under "process message", with
         // the attributes the HTTP conventions require of a client span (http.request.method,
         // server.address, server.port, url.full: the client gives them, the URL with the API
-        // key redacted) and http.response.status_code, and an Error status when Giphy fails,
-        // with no description that repeats the status code (GiphyError says which). Chapter
-        // 02, task 4.
+        // key redacted) and http.response.status_code. When Giphy fails: an Error status, with
+        // no description that repeats the status code, and error.type (GiphyError gives both).
+        // Chapter 02, task 4.
         let image = match self.client.search(query).await {
             Ok(found) => found.url,
             Err(error) => {

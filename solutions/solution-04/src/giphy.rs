@@ -124,6 +124,8 @@ impl Giphy {
                 if let Some(code) = error.status() {
                     span.set_attribute(KeyValue::new(HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
                 }
+                // A short name for the failure, that a backend can group by.
+                span.set_attribute(KeyValue::new(ERROR_TYPE, error.error_type()));
                 // No description for an error answer: its status code says it all.
                 span.set_status(Status::error(error.status_description()));
                 tracing::warn!("giphy-service: {error}; using the fallback image");
