@@ -17,8 +17,8 @@ use crate::{Spans, TestApp};
 // How a hint is said (raw OpenTelemetry or `tracing`) and where a service's code lives are the
 // findings' business, and the decoy has a module of its own; the contracts use them from here.
 pub(crate) use crate::decoy::{DECOY, has_no_decoy_link, is_decoy_link};
-pub use crate::finding::speak_tracing;
 pub(crate) use crate::finding::{hint, source_file};
+pub use crate::finding::{speak_library, speak_tracing};
 
 /// Waits until each of `services` has made at least one span, so that a service whose spans
 /// go nowhere is named for what it is, before a check waits for one part of its contract and

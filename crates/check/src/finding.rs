@@ -171,6 +171,57 @@ pub(crate) fn hint<T>(raw: T, tracing: T) -> T {
     if speaks_tracing() { tracing } else { raw }
 }
 
+/// Whether the step under test keeps its Kafka instrumentation in a library of its own (step
+/// 09), whose functions have other names than steps 05 to 08's.
+static LIBRARY: AtomicBool = AtomicBool::new(false);
+
+/// Makes every hint in this test binary name step 09's library instead of steps 05 to 07's
+/// `messaging.rs` (step 09's tests call it first). The library is written with OpenTelemetry's
+/// own API, so the hints are the raw ones, with the library's names.
+pub fn speak_library() {
+    LIBRARY.store(true, Ordering::Relaxed);
+}
+
+/// What steps 05 to 07 call a piece of Kafka instrumentation, and what step 09's library calls
+/// it; the longer names first, so that no shorter one is replaced inside them.
+const LIBRARY_NAMES: &[(&str, &str)] = &[
+    (
+        "messaging::start_batch_process",
+        "kafka_tracing's TracedConsumer::process_batch",
+    ),
+    (
+        "messaging::start_process",
+        "kafka_tracing's TracedConsumer::process",
+    ),
+    (
+        "messaging::send_message",
+        "kafka_tracing's TracedProducer::send",
+    ),
+    ("start_batch_process", "TracedConsumer::process_batch"),
+    ("start_process", "TracedConsumer::process"),
+    ("send_message", "TracedProducer::send"),
+    ("extract_parent", "creation_context"),
+    ("messaging.rs", "kafka_tracing.rs"),
+];
+
+/// `text` in the words of the step under test: unchanged, except in step 09 ([`speak_library`]).
+pub(crate) fn in_the_steps_words(text: &str) -> Cow<'_, str> {
+    if !LIBRARY.load(Ordering::Relaxed) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(library_names(text))
+}
+
+/// `text` with steps 05 to 07's names for the Kafka instrumentation replaced by the library's.
+fn library_names(text: &str) -> String {
+    let mut text = text.to_owned();
+    for (old, new) in LIBRARY_NAMES {
+        // Replace through a placeholder, so that a new name is never replaced again.
+        text = text.replace(old, &format!("\u{0}{new}\u{0}"));
+    }
+    text.replace('\u{0}', "")
+}
+
 /// The file in which `service`'s code lives, in every step.
 pub(crate) fn source_file(service: &str) -> &'static str {
     match service {
@@ -178,5 +229,22 @@ pub(crate) fn source_file(service: &str) -> &'static str {
         "storage-service" => "storage.rs",
         "giphy-service" => "giphy.rs",
         _ => "the service's file",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_09_hints_name_the_library_not_messaging_rs() {
+        assert_eq!(
+            library_names(
+                "In messaging.rs, messaging::start_process: link to what extract_parent \
+                 returned, as start_batch_process does"
+            ),
+            "In kafka_tracing.rs, kafka_tracing's TracedConsumer::process: link to what \
+             creation_context returned, as TracedConsumer::process_batch does"
+        );
     }
 }

@@ -168,6 +168,8 @@ impl Spans {
             None => (about, hint),
         };
         let concept = hint.concept.unwrap_or(about.concept);
+        let text = finding::in_the_steps_words(&hint.text);
+        let code = hint.code.as_deref().map(finding::in_the_steps_words);
         let waterfall = self.waterfall();
         finding::record(&Finding {
             test: finding::current_test(),
@@ -176,14 +178,14 @@ impl Spans {
             service: about.service,
             concept,
             saw: what,
-            hint: &hint.text,
-            code: hint.code.as_deref(),
+            hint: &text,
+            code: code.as_deref(),
             location: None,
             waterfall: &waterfall,
         });
         panic!(
             "\n\n✗ {what}\n\n  hint: {}\n  concept: {concept}\n{}\nWhat the check captured:\n\n{waterfall}",
-            hint.text,
+            text,
             self.unnamed_services(),
         )
     }
