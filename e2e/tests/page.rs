@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use browser::{Browser, Driver, Element};
 use check::TestApp;
-use solution_08::Step;
+use solution_09::Step;
 
 /// The message on the page whose text is exactly `text`, if it is shown. The page re-renders
 /// as messages arrive, so elements found earlier may be gone: look again every time.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use browser::{Browser, Driver};
 use check::TestApp;
-use solution_08::Step;
+use solution_09::Step;
 use talk::config::{Config, ConsumerTrace};
 
 /// How long spans may take to end and show up in the view.
