@@ -56,11 +56,11 @@ async fn one_trace_from_post_to_both_consumers() {
         process
             .is_in_trace_of(
                 &post,
-                &format!("{consumer}'s \"process message\" started a new trace: {EXTRACT}"),
+                format!("{consumer}'s \"process message\" started a new trace: {EXTRACT}"),
             )
             .is_child_of(
                 &send,
-                &format!(
+                format!(
                     "{consumer}'s \"process message\" should be a child of the send span: {EXTRACT}"
                 ),
             );
@@ -88,7 +88,7 @@ async fn giphy_keeps_the_trace_going() {
     );
     republish.is_in_trace_of(
         &post,
-        &format!("giphy-service's work should continue the POST's trace: {EXTRACT}"),
+        format!("giphy-service's work should continue the POST's trace: {EXTRACT}"),
     );
     spans
         .one("giphy-service", "GET", "the Giphy CLIENT span from step 02")
@@ -100,7 +100,7 @@ async fn giphy_keeps_the_trace_going() {
     if stored_image.is_none() {
         spans.fail(
             "no storage-service \"process message\" is a child of giphy-service's send span",
-            &format!(
+            format!(
                 "giphy-service's re-publish must inject its own send span's context. {INJECT}"
             ),
         );
@@ -156,7 +156,7 @@ async fn the_record_headers_carry_the_send_span() {
     if !names_a_send {
         spans.fail(
             &format!("the record's traceparent {traceparent} names none of chat-api's send spans"),
-            &format!("Inject the context that holds the send span (`cx`). {INJECT}"),
+            format!("Inject the context that holds the send span (`cx`). {INJECT}"),
         );
     }
     consumer.unsubscribe();
