@@ -100,9 +100,7 @@ async fn giphy_keeps_the_trace_going() {
     if stored_image.is_none() {
         spans.fail(
             "no storage-service \"process message\" is a child of giphy-service's send span",
-            format!(
-                "giphy-service's re-publish must inject its own send span's context. {INJECT}"
-            ),
+            format!("giphy-service's re-publish must inject its own send span's context. {INJECT}"),
         );
     }
     app.stop().await;
