@@ -18,36 +18,31 @@
 //! - `tasks`: a chapter's tasks (and which findings are theirs) and its graded hints;
 //! - `findings`: the `✗` lines and panics scraped from a check's output, for what no check
 //!   reports;
-//! - `list`, `check`, `hint`, `watch`, `diff`, `reset`, `verify`, `schedule`: one command each;
+//! - `list`, `check`, `hint`, `watch`, `diff`, `reset`: one command each;
 //! - `class`: class mode, the workshop's class board (serve, join, env, leave);
 //! - `preflight`: proves a laptop is ready for the day, offline, in one line;
-//! - `leaks`: the rule that no finding quotes the code to write;
-//! - `scaffold`: the no-drift rule (exercise NN = solution NN-1 + marked regions);
-//! - `book`: the book's includes and code blocks;
-//! - `cargo`, `ui`: running cargo, and colours.
+//! - `cargo`, `ui`: running cargo, and colours;
+//! - `dev`: the maintainers' tools (`verify`, and the rules it holds: `scaffold`, `book`,
+//!   `leaks`) and the instructors' `schedule`. No learner's command imports them.
 
-mod book;
 mod cargo;
 mod chapter;
 mod check;
 mod class;
+mod dev;
 mod diff;
 mod files;
 mod findings;
 mod hint;
-mod leaks;
 mod list;
 mod preflight;
 mod reported;
 mod reset;
-mod scaffold;
-mod schedule;
 mod status;
 mod step_id;
 mod steps;
 mod tasks;
 mod ui;
-mod verify;
 mod watch;
 
 use std::process::ExitCode;
@@ -132,7 +127,7 @@ enum Command {
         write: bool,
         /// Plan one session of this length instead (3h, 180, 2h30): the steps that fit, or
         /// with --reach, the cuts that make that step fit.
-        #[arg(long, value_parser = schedule::parse_length)]
+        #[arg(long, value_parser = dev::schedule::parse_length)]
         length: Option<u32>,
         /// The step the session must reach (5, 05): shortens what the book allows until it
         /// fits, or says by how much it does not. [default length: 3h]
@@ -193,15 +188,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Reset { step, yes }) => reset::run(&workbook, &step, yes),
         Some(Command::Verify { timings, no_tests }) => {
-            verify::run(&workbook, &verify::Options { timings, no_tests })
+            dev::verify::run(&workbook, &dev::verify::Options { timings, no_tests })
         }
         Some(Command::Schedule {
             write,
             length,
             reach,
-        }) => schedule::run(
+        }) => dev::schedule::run(
             &workbook,
-            &schedule::Options {
+            &dev::schedule::Options {
                 write,
                 length,
                 reach,

@@ -23,11 +23,11 @@ use std::{fmt::Write as _, fs, path::Path, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 
+use super::{book, leaks, scaffold, schedule};
 use crate::{
-    book,
     cargo::{self, Captured},
     files::{self, CrateFiles},
-    leaks, reported, scaffold, schedule,
+    reported,
     steps::{Step, StepId, Workbook},
     ui,
 };
