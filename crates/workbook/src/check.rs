@@ -256,7 +256,7 @@ fn test(
     .with_context(|| cannot_run(package))?;
     let output = output.into_inner().unwrap_or_else(PoisonError::into_inner);
     if status.success() {
-        let counts = cargo::count_results(&output);
+        let counts = crate::libtest::count_results(&output);
         let passed = format!("All {} tests of the check pass.", counts.passed);
         anstream::println!("{}", ui::paint(ui::PASS, passed));
         return Ok(Run {

@@ -408,13 +408,21 @@ fn new_laptop_id() -> String {
 /// The host of an `http://HOST:PORT` address (`[::1]` keeps its brackets), or `None` when
 /// the address is not plain http.
 fn host_of(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("http://")?;
-    let authority = rest.split('/').next()?;
-    let host = match authority.rfind(':') {
-        Some(colon) if !authority.ends_with(']') => &authority[..colon],
-        _ => authority,
-    };
-    (!host.is_empty()).then_some(host)
+    let uri: http::Uri = url.parse().ok()?;
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    // The host as written in `url` (`Uri::host` would give it without an IPv6 address's
+    // brackets, which the exports need back).
+    let host = uri.host()?;
+    let start = url.find(host)?;
+    let end = start + host.len();
+    let bracketed = url[..start].ends_with('[') && url[end..].starts_with(']');
+    Some(if bracketed {
+        &url[start - 1..end + 1]
+    } else {
+        &url[start..end]
+    })
 }
 
 /// The `export` lines for the room's Jaeger: where to send spans, the learner's namespace (the
@@ -876,24 +884,11 @@ fn agent() -> ureq::Agent {
 /// The summary as one line of plain text: colour codes and the leading `✗` removed, control
 /// characters made spaces, cut to [`MAX_SUMMARY_CHARS`].
 fn one_line(text: &str) -> String {
-    let mut plain = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // An escape sequence, `ESC [ … letter`: skip it whole.
-            if chars.peek() == Some(&'[') {
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-        } else if c.is_control() {
-            plain.push(' ');
-        } else {
-            plain.push(c);
-        }
-    }
+    let plain = anstream::adapter::strip_str(text).to_string();
+    let plain: String = plain
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     // The check's `✗ ` prefix says "fail", which the board shows already.
     let plain = plain.trim().trim_start_matches('✗').trim_start();
     plain.chars().take(MAX_SUMMARY_CHARS).collect()

@@ -21,7 +21,7 @@
 //! - `list`, `check`, `hint`, `watch`, `diff`, `reset`: one command each;
 //! - `class`: class mode, the workshop's class board (serve, join, env, leave);
 //! - `preflight`: proves a laptop is ready for the day, offline, in one line;
-//! - `cargo`, `ui`: running cargo, and colours;
+//! - `cargo`, `libtest`, `ui`: running cargo, reading libtest's results, and colours;
 //! - `dev`: the maintainers' tools (`verify`, and the rules it holds: `scaffold`, `book`,
 //!   `leaks`) and the instructors' `schedule`. No learner's command imports them.
 
@@ -34,6 +34,7 @@ mod diff;
 mod files;
 mod findings;
 mod hint;
+mod libtest;
 mod list;
 mod preflight;
 mod reported;

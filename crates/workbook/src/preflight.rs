@@ -296,7 +296,7 @@ fn first_check(root: &Path) -> Part {
         Ok(captured) => captured,
         Err(error) => return Part::failed("cargo did not run", error.to_string()),
     };
-    let counts = cargo::count_results(&captured.lines);
+    let counts = crate::libtest::count_results(&captured.lines);
     let seconds = captured.elapsed.as_secs_f64();
     if captured.success && counts.passed > 0 {
         return Part::ok(format!(

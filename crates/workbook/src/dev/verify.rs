@@ -443,7 +443,7 @@ impl CrateRun {
         let Some(test) = &self.test else {
             return vec!["(did not build, so nothing was tested)".to_string()];
         };
-        let lines: Vec<String> = cargo::result_lines(&test.lines)
+        let lines: Vec<String> = crate::libtest::result_lines(&test.lines)
             .iter()
             .map(|l| l.to_string())
             .collect();
@@ -517,7 +517,7 @@ fn passing(run: &CrateRun) -> Result<(), String> {
             run.package
         ));
     };
-    let counts = cargo::count_results(&test.lines);
+    let counts = crate::libtest::count_results(&test.lines);
     if !test.success {
         Err(format!("cargo test -p {} fails", run.package))
     } else if counts.passed == 0 {
