@@ -249,6 +249,18 @@ mod tests {
         );
     }
 
+    /// Gives two bytes a read, so that lines, and the UTF-8 of `✗`, are split between reads.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let count = self.0.len().min(buffer.len()).min(2);
+            buffer[..count].copy_from_slice(&self.0[..count]);
+            self.0 = &self.0[count..];
+            Ok(count)
+        }
+    }
+
     #[test]
     fn teeing_copies_every_byte_and_hands_over_whole_lines() {
         let input = "one\r\ntwo, in \u{2717} two reads\n\nlast without a newline";

@@ -96,18 +96,6 @@ mod tests {
         );
     }
 
-    /// Gives two bytes a read, so that lines, and the UTF-8 of `✗`, are split between reads.
-    struct Trickle<'a>(&'a [u8]);
-
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-            let count = self.0.len().min(buffer.len()).min(2);
-            buffer[..count].copy_from_slice(&self.0[..count]);
-            self.0 = &self.0[count..];
-            Ok(count)
-        }
-    }
-
     #[test]
     fn output_without_result_lines_counts_nothing() {
         let output = vec!["error[E0425]: cannot find value `x`".to_string()];
