@@ -324,7 +324,7 @@ fn file_and_line(location: &str) -> (&str, &str) {
 
 /// Where `fn <test>(` is: which file, and how far into it. libtest names a test by its module
 /// path (`tests::spans_are_exported`); the function's name is the last part.
-fn place_of_test(test: &str, test_files: &[&str]) -> Option<(usize, usize)> {
+pub(crate) fn place_of_test(test: &str, test_files: &[&str]) -> Option<(usize, usize)> {
     let name = test.rsplit("::").next()?;
     let needle = format!("fn {name}(");
     test_files

@@ -10,6 +10,7 @@ use std::{collections::HashSet, fs, path::Path};
 
 use serde::{Deserialize, Serialize};
 
+use crate::findings;
 use crate::tasks::{self, About, Task};
 
 /// One failed expectation, as the check wrote it.
@@ -105,7 +106,8 @@ pub fn in_task_order(
         .collect();
     placed.sort_by_key(|(printed, placed)| {
         let task = placed.task.as_ref().map_or(u32::MAX, |task| task.number);
-        let test = test_place(&placed.finding.test, test_files).unwrap_or((usize::MAX, 0));
+        let test =
+            findings::place_of_test(&placed.finding.test, test_files).unwrap_or((usize::MAX, 0));
         (task, test, *printed)
     });
     let mut seen = HashSet::new();
@@ -114,16 +116,6 @@ pub fn in_task_order(
         .map(|(_, placed)| placed)
         .filter(|placed| seen.insert(placed.finding.identity()))
         .collect()
-}
-
-/// Where a test is defined: the file's index and the offset of its `fn`.
-fn test_place(test: &str, test_files: &[&str]) -> Option<(usize, usize)> {
-    let name = test.rsplit("::").next()?;
-    let needle = format!("fn {name}(");
-    test_files
-        .iter()
-        .enumerate()
-        .find_map(|(file, text)| text.find(&needle).map(|at| (file, at)))
 }
 
 #[cfg(test)]
