@@ -234,11 +234,17 @@ impl TestApp {
                 let waited = if quiet { QUIET } else { PATIENCE };
                 // With no span at all, the specific hint is not the place to start.
                 let hint = if spans.all().is_empty() {
+                    // What makes spans at all: from step 08 on, a subscriber that each
+                    // service's futures carry; before it, each service's tracer provider.
+                    let first = if finding::speaks_tracing() {
+                        "each service's futures carry its own tracing subscriber"
+                    } else {
+                        "each service has its tracer provider (step 02)"
+                    };
                     Hint {
                         text: format!(
-                            "no service made any span at all, so first: each service needs its \
-                             tracer provider (step 02) and, from step 08, its own tracing \
-                             subscriber carried by its futures. Then: {}",
+                            "No service made any span at all, so first make sure that {first}. \
+                             {}",
                             hint.text
                         )
                         .into(),

@@ -22,6 +22,8 @@ use crate::finding::hint;
 /// The consumer that breaks the trace, and what to do about it.
 pub(crate) struct Culprit<'a> {
     pub service: &'a str,
+    /// What the finding is about: `trace` (the context a record carries) or `parent`.
+    pub aspect: &'static str,
     /// The span whose parent is wrong.
     pub span: &'a str,
     pub hint: Hint,
@@ -67,19 +69,35 @@ fn parent_from_current(spans: &[FinishedSpan]) -> Option<Culprit<'_>> {
              entered",
         ))
     } else {
-        Hint::from(format!(
-            "The parent of {who} is {decoy}. Start it as a child of the record's \
-             \"process message\" span, from the context that holds that span, not from the \
-             current context. In {file}."
-        ))
-        .code(hint(
-            "start_with_context(&tracer, &cx), where cx holds the process span",
-            "create it while the process span is entered: .instrument(span) around the work",
-        ))
+        let words = hint(
+            format!(
+                "The parent of {who} is {decoy}. Start it as a child of the record's \
+                 \"process message\" span, from the context that holds that span, not from the \
+                 current context. In {file}."
+            ),
+            format!(
+                "The parent of {who} is {decoy}: the work that made it did not run inside the \
+                 record's \"process message\" span. A future runs inside a span only when the \
+                 span goes with the future itself; entering the span around the code that builds \
+                 the future enters it only while the future is built. In {file}."
+            ),
+        );
+        Hint::from(words)
+            .code(hint(
+                "start_with_context(&tracer, &cx), where cx holds the process span",
+                "the_work(..).instrument(span), not span.in_scope(|| the_work(..))",
+            ))
+            .or_concept("the work inside its span")
+    };
+    let aspect = if span.span.name == PROCESS {
+        "trace"
+    } else {
+        "parent"
     };
     Some(Culprit {
         service: &span.service,
         span: &span.span.name,
+        aspect,
         hint: hint.or_concept("context from the record"),
     })
 }
@@ -119,6 +137,7 @@ fn consumer_ignoring_headers(spans: &[FinishedSpan]) -> Option<Culprit<'_>> {
         .map(|s| s.service.as_str())?;
     Some(Culprit {
         service,
+        aspect: "trace",
         span: PROCESS,
         hint: hint.or_concept("context from the record"),
     })

@@ -126,8 +126,30 @@ impl Spans {
     }
 
     /// The captured spans as the terminal waterfall draws them.
+    ///
+    /// Traces of `GET /message` alone are left out, as the app's own waterfall leaves them out:
+    /// the check polls for messages, and its polls would bury the traces that matter. A line
+    /// says how many there were.
     pub fn waterfall(&self) -> String {
-        waterfall::render_all(&self.all)
+        let polls: Vec<opentelemetry::trace::TraceId> = waterfall::group_by_trace(&self.all)
+            .iter()
+            .filter(|trace| trace.iter().all(|s| s.span.name == "GET /message"))
+            .map(|trace| trace[0].span.span_context.trace_id())
+            .collect();
+        let drawn: Vec<FinishedSpan> = self
+            .all
+            .iter()
+            .filter(|s| !polls.contains(&s.span.span_context.trace_id()))
+            .cloned()
+            .collect();
+        let mut text = waterfall::render_all(&drawn);
+        if !polls.is_empty() {
+            text.push_str(&format!(
+                "(and {} traces of GET /message alone, the check's polls, not drawn)\n",
+                polls.len()
+            ));
+        }
+        text
     }
 
     /// Fails the check: what went wrong, the hint, and the waterfall.
@@ -158,7 +180,7 @@ impl Spans {
         let (about, hint) = match crate::propagation::culprit(&self.all) {
             Some(culprit) => (
                 About {
-                    aspect: "trace",
+                    aspect: culprit.aspect,
                     span: Some(culprit.span),
                     service: Some(culprit.service),
                     concept: "context from the record",

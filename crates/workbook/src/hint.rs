@@ -56,10 +56,8 @@ pub fn show_next(workbook: &Workbook, step: &Step) {
     };
     let finding = &first.finding;
     let task = first.task.as_ref().map(|task| task.number);
-    let about = match task {
-        Some(number) => format!("task {number}: {} ({:?})", finding.concept, finding.service),
-        None => format!("{} ({:?})", finding.concept, finding.service),
-    };
+    // The hints start again for another finding, not only for another task.
+    let about = format!("task {task:?}: {}", finding.identity());
     let level = record.next_hint(id, &about, LEVELS);
     if let Err(error) = record.save(&path) {
         eprintln!(

@@ -52,16 +52,30 @@ impl Reported {
         }
     }
 
-    /// What makes two reports the same finding: several tests see the same missing link, each
-    /// with its own trace ids, so the words are left out.
-    pub fn identity(&self) -> (String, String, Option<String>, Option<String>) {
-        (
-            self.aspect.clone(),
-            self.concept.clone(),
-            self.span.clone(),
-            self.service.clone(),
-        )
+    /// What makes two reports the same finding: the same words, once the numbers and ids that
+    /// differ from one test (and one run) to the next are left out. Several tests see the same
+    /// missing link, each in traces of their own.
+    pub fn identity(&self) -> String {
+        let mut identity = format!("{}|{}|{:?}|", self.aspect, self.concept, self.service);
+        let mut word = String::new();
+        for c in self.saw.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_alphanumeric() {
+                word.push(c);
+                continue;
+            }
+            identity.push_str(if varies(&word) { "#" } else { &word });
+            identity.push(c);
+            word.clear();
+        }
+        identity
     }
+}
+
+/// Is this word a number, or an id (a trace or span id: 16 or 32 hex digits, or a port)?
+fn varies(word: &str) -> bool {
+    let digits = word.chars().all(|c| c.is_ascii_digit());
+    let id = word.len() >= 8 && word.chars().all(|c| c.is_ascii_hexdigit());
+    !word.is_empty() && (digits || id)
 }
 
 /// Reads the findings file; a missing file means the check reported nothing. A line that is
@@ -129,7 +143,8 @@ mod tests {
             span: Some(span.to_string()),
             service: Some(service.to_string()),
             concept: format!("{aspect} concept"),
-            saw: format!("{service}'s {span}: {aspect} ({test})"),
+            // The test's own trace, which differs from one test to the next.
+            saw: format!("{service}'s {span}: {aspect} in trace {:032x}", test.len()),
             ..Reported::default()
         }
     }
@@ -146,7 +161,7 @@ mod tests {
             finding("second_test", "link", "process message", "giphy-service"),
             finding("first_test", "link", "process message", "storage-service"),
             finding("second_test", "attribute", "send message", "chat-api"),
-            // The same finding seen by another test, with other words.
+            // The same finding seen by another test, in a trace of its own.
             finding("first_test", "attribute", "send message", "chat-api"),
             finding("first_test", "status", "GET", "giphy-service"),
         ];
@@ -170,6 +185,17 @@ mod tests {
                 (None, "status", "first_test"),
             ]
         );
+    }
+
+    #[test]
+    fn the_same_finding_in_other_traces_is_one_finding() {
+        let mut one = finding("a", "link", "process message", "storage-service");
+        let mut two = one.clone();
+        one.saw = "storage-service's process span links to trace 4bf92f3577b34da6a3ce929d0e0e4736, span 00f067aa0ba902b7 (12 ms)".into();
+        two.saw = "storage-service's process span links to trace 0af7651916cd43dd8448eb211c80319c, span b7ad6b7169203331 (3 ms)".into();
+        assert_eq!(one.identity(), two.identity());
+        two.saw = "storage-service's process span has no link".into();
+        assert_ne!(one.identity(), two.identity());
     }
 
     #[test]
