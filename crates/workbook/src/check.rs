@@ -401,13 +401,25 @@ fn print_reported(step: &Step, placed: &Placed, task_count: usize, waterfall: bo
     }
     anstream::println!("{}", ui::paint(ui::FAIL, format!("✗ {}", finding.saw)));
     if waterfall && !finding.waterfall.trim().is_empty() {
-        println!(
-            "\nWhat the check captured:\n\n{}",
-            finding.waterfall.trim_end()
-        );
+        println!("\nWhat the check captured:\n");
+        let lines: Vec<&str> = finding.waterfall.trim_end().lines().collect();
+        for line in lines.iter().take(WATERFALL_LINES) {
+            println!("{line}");
+        }
+        if lines.len() > WATERFALL_LINES {
+            println!(
+                "… and {} more lines (cargo workbook check {} --all shows them all)",
+                lines.len() - WATERFALL_LINES,
+                step.id
+            );
+        }
     }
     println!();
 }
+
+/// How much of a finding's waterfall the summary shows: a few traces, enough to see the shape
+/// that is wrong; a burst of twelve messages would otherwise push the finding off the screen.
+const WATERFALL_LINES: usize = 30;
 
 /// A finding of the scraper: a `✗` line and its hint, or a panic.
 fn print_scraped(finding: &Finding) {
