@@ -89,6 +89,7 @@ fn every_step_honours_otel_resource_attributes_and_keeps_its_service_name() {
         prove("solution-07", solution_07::Step, &endpoint, resources).await;
         prove("solution-08", solution_08::Step, &endpoint, resources).await;
         prove("solution-09", solution_09::Step, &endpoint, resources).await;
+        prove("solution-10", solution_10::Step, &endpoint, resources).await;
     });
 }
 
