@@ -40,6 +40,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use talk::ConsumerTrace;
 
+// The app's allow-list of baggage entries: besides the carrier and the mode, the one thing of
+// the app's that this module reads.
 use crate::BAGGAGE_ATTRIBUTES;
 use crate::carrier::{RecordHeaderExtractor, RecordHeaderInjector};
 

@@ -30,6 +30,8 @@ const FOLLOW: Hint = Hint::new(
 
 /// The POSTs per mode, spread over the rooms (one room, one partition, in order).
 const POSTS: usize = 40;
+/// The most records in one of storage-service's batches, here.
+const BATCH: u16 = 2;
 /// How long without a new span before the check stops waiting for the missing ones.
 const QUIET: Duration = Duration::from_millis(1500);
 const ROOMS: [&str; 4] = ["sampling-a", "sampling-b", "sampling-c", "sampling-d"];
@@ -56,6 +58,8 @@ fn a_sampled_post_keeps_its_consumers_and_an_unsampled_one_has_none() {
 async fn sampling_follows_the_post(mode: ConsumerTrace) {
     let config = Config {
         consumer_trace: mode,
+        // Batches of two at most: many batches, some of them of unsampled messages only.
+        batch_size: BATCH,
         ..Config::embedded()
     };
     let app = TestApp::start_with(Step, config).await;
@@ -152,6 +156,25 @@ async fn sampling_follows_the_post(mode: ConsumerTrace) {
             );
         }
     }
+    let batches = spans.every("storage-service", "process message");
+    let dropped = (POSTS + ROOMS.len())
+        .div_ceil(usize::from(BATCH))
+        .saturating_sub(batches.len());
+    let mixed = batches
+        .iter()
+        .filter(|b| {
+            let ids = linked_ids(b.data());
+            ids.iter().any(|id| !kept.contains(id.as_str()))
+        })
+        .count();
+    println!(
+        "{mode:?} mode: giphy-service recorded {} process spans (the sampled POSTs and the {} last \
+         ones), storage-service {} batch spans (at least {dropped} batches dropped), {mixed} of them also \
+         linking unsampled messages",
+        spans.count("giphy-service", "process message"),
+        last.len(),
+        batches.len()
+    );
     app.stop().await;
 }
 
