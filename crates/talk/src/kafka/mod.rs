@@ -76,7 +76,8 @@ impl Kafka {
     /// A producer for one service. `FutureProducer` is cheap to clone and thread-safe: one per
     /// service is enough.
     pub fn producer(&self, client_id: &str) -> anyhow::Result<FutureProducer> {
-        ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", &self.brokers)
             .set("client.id", client_id)
             // Nothing is lost: every in-sync replica has the record before it counts as sent,
@@ -88,9 +89,19 @@ impl Kafka {
                 DELIVERY_TIMEOUT.as_millis().to_string(),
             )
             // A chat message should leave at once rather than wait to fill a batch.
-            .set("linger.ms", "0")
-            .create()
-            .context("creating a Kafka producer")
+            .set("linger.ms", "0");
+        if self.embedded {
+            // The embedded broker runs in this process: no network can lose an acknowledgement,
+            // so idempotence guards against nothing there. And it costs each new producer's
+            // first send about 0.5 s: librdkafka asks for a producer id before its connection is
+            // up, and asks again 500 ms later (rdkafka_idempotence.c). A check starts the app
+            // two or three times, and a learner waits for each. One request in flight at a time
+            // keeps the records in order, as idempotence would.
+            config
+                .set("enable.idempotence", "false")
+                .set("max.in.flight.requests.per.connection", "1");
+        }
+        config.create().context("creating a Kafka producer")
     }
 
     /// A consumer in `group`, subscribed to [`TOPIC`]. It reports to `joined` once the group has
