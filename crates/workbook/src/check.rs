@@ -171,10 +171,20 @@ fn test_files(crate_files: &files::CrateFiles) -> Vec<&str> {
         .collect()
 }
 
-/// The cargo arguments that pick the targets a check needs: the library's unit tests (step
-/// 04's carrier has some) and the integration tests in `tests/`. The binary's empty unit-test
-/// harness and the doc-tests would only cost time.
-const TARGETS: [&str; 4] = ["--lib", "--test", "*", "--no-fail-fast"];
+/// The cargo arguments that pick the targets a check needs: the integration tests in `tests/`,
+/// and the library's unit tests where its `src/` has any (step 04's carrier). The binary's
+/// empty unit-test harness, an empty one for the library (which compiles the crate a second
+/// time) and the doc-tests would only cost time.
+fn targets(crate_files: &files::CrateFiles) -> Vec<&'static str> {
+    let unit_tests = files::under(crate_files, "src")
+        .into_values()
+        .any(|bytes| String::from_utf8_lossy(bytes).contains("#[cfg(test)]"));
+    let mut targets = vec!["--test", "*", "--no-fail-fast"];
+    if unit_tests {
+        targets.insert(0, "--lib");
+    }
+    targets
+}
 
 /// `cargo test -p <package>` in the crate at `dir`, and what it found.
 ///
@@ -192,9 +202,11 @@ fn test(
     test_args: &[String],
 ) -> Result<Run> {
     let started = Instant::now();
+    let crate_files = files::read_crate(dir).unwrap_or_default();
+    let targets = targets(&crate_files);
     let mut build = cargo::command(&workbook.root);
     build.args(["test", "-p", package, "--no-run"]);
-    build.args(TARGETS);
+    build.args(&targets);
     build.arg(format!("--color={}", ui::cargo_colour()));
     let error_place = Mutex::new(class::ErrorPlace::default());
     let built = cargo::run_merged(build, true, |line| {
@@ -238,7 +250,7 @@ fn test(
     };
     let mut test = cargo::command(&workbook.root);
     test.args(["test", "-p", package]);
-    test.args(TARGETS);
+    test.args(&targets);
     test.args([&format!("--color={colour}"), "--", "--color", colour]);
     test.args(test_args);
     test.env(FINDINGS_ENV, findings_file);
@@ -268,7 +280,6 @@ fn test(
             duration: started.elapsed(),
         });
     }
-    let crate_files = files::read_crate(dir).unwrap_or_default();
     let test_files = test_files(&crate_files);
     let chapter = chapter_text(step);
     let collector = collector
