@@ -54,15 +54,20 @@ pub enum Setup {
     /// The newest step, every span sampled, `OTEL_TRACES_EXPORTER=none`: the spans still go to
     /// the process's span log (the terminal waterfall's), but nowhere else.
     ExportOff,
+    /// Step 10: chat-api keeps 1 trace in 10 (`parentbased_traceidratio`, 0.1), the consumers'
+    /// sampler follows the parent and then the links, and what is sampled is exported as in
+    /// [`Setup::Exported`]: what sampling across the queue costs and saves.
+    SampledLinks,
 }
 
 impl Setup {
     /// In the order each round runs them.
-    pub const ALL: [Setup; 4] = [
+    pub const ALL: [Setup; 5] = [
         Setup::Untraced,
         Setup::SamplerOff,
         Setup::Exported,
         Setup::ExportOff,
+        Setup::SampledLinks,
     ];
 
     /// Its name on a run's command line.
@@ -72,6 +77,7 @@ impl Setup {
             Setup::SamplerOff => "sampler-off",
             Setup::Exported => "exported",
             Setup::ExportOff => "export-off",
+            Setup::SampledLinks => "sampled-links",
         }
     }
 
@@ -86,16 +92,24 @@ impl Setup {
             Setup::SamplerOff => "08 sampler off (always_off)",
             Setup::Exported => "08 traced, OTLP export",
             Setup::ExportOff => "08 traced, export off",
+            Setup::SampledLinks => "10 1 in 10, link-aware, OTLP export",
         }
     }
 
-    /// `OTEL_TRACES_SAMPLER` for its process, if any.
-    fn sampler(self) -> Option<&'static str> {
-        (self == Setup::SamplerOff).then_some("always_off")
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` for its process, if any.
+    fn sampler(self) -> Option<(&'static str, Option<&'static str>)> {
+        match self {
+            Setup::SamplerOff => Some(("always_off", None)),
+            Setup::SampledLinks => Some(("parentbased_traceidratio", Some("0.1"))),
+            _ => None,
+        }
     }
 
     fn exports(self) -> bool {
-        matches!(self, Setup::SamplerOff | Setup::Exported)
+        matches!(
+            self,
+            Setup::SamplerOff | Setup::Exported | Setup::SampledLinks
+        )
     }
 }
 
@@ -156,6 +170,7 @@ pub async fn run(setup: Setup, load: Load) -> anyhow::Result<Outcome> {
     };
     let app = match setup {
         Setup::Untraced => talk::launch::start(solution_01::Step, &config).await?,
+        Setup::SampledLinks => talk::launch::start(solution_10::Step, &config).await?,
         _ => talk::launch::start(solution_08::Step, &config).await?,
     };
     wait_until_ready(&app).await?;
@@ -238,8 +253,11 @@ pub fn in_child(setup: Setup, load: Load) -> anyhow::Result<Outcome> {
         .env_remove("OTEL_TRACES_EXPORTER")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if let Some(sampler) = setup.sampler() {
+    if let Some((sampler, argument)) = setup.sampler() {
         command.env("OTEL_TRACES_SAMPLER", sampler);
+        if let Some(argument) = argument {
+            command.env("OTEL_TRACES_SAMPLER_ARG", argument);
+        }
     }
     let output = command.output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
