@@ -485,6 +485,17 @@ pub fn main<S: Services>(services: S) -> ExitCode {
     }
 }
 
+/// How long after a trace's last span ended `-- broker` waits before it draws the trace. The
+/// other processes export in batches, one every `OTEL_BSP_SCHEDULE_DELAY` (5 s unless set, the
+/// SDK's default): by a second more, every process's batch with the trace's spans is in.
+fn remote_settle() -> std::time::Duration {
+    let delay_ms = std::env::var("OTEL_BSP_SCHEDULE_DELAY")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .unwrap_or(5_000);
+    std::time::Duration::from_millis(delay_ms + 1_000)
+}
+
 /// `-- broker`: hosts the embedded cluster until Ctrl-C, and tells the other processes where.
 ///
 /// It also hosts an OTLP receiver, so that the single-service processes can send their spans
@@ -513,7 +524,7 @@ async fn run_broker() -> anyhow::Result<()> {
     println!("Ctrl-C stops it.");
     let shutdown = CancellationToken::new();
     cancel_on_signal(shutdown.clone());
-    traces::waterfall::print_until(received, shutdown).await;
+    traces::waterfall::print_settled_until(received, remote_settle(), shutdown).await;
     // Only remove the file if it still names this broker (another may have started since).
     if std::fs::read_to_string(&file).ok().as_deref() == Some(text.as_str()) {
         let _ = std::fs::remove_file(&file);

@@ -307,6 +307,17 @@ fn only_get(trace: &[FinishedSpan]) -> bool {
 /// Prints finished traces, except those of `GET` requests alone, to stdout until `shutdown`, and forgets printed and
 /// settled traces so that a long-running app does not keep every span in memory.
 pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationToken) {
+    print_settled_until(log, SETTLE, shutdown).await;
+}
+
+/// [`print_until`], drawing a trace once its last span ended at least `quiet` ago. The spans
+/// of other processes come in their exporters' batches, seconds after they ended (`-- broker`
+/// waits for them): a trace drawn sooner would lack the processes whose batch was not in yet.
+pub async fn print_settled_until(
+    log: SpanLog,
+    quiet: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     // Spans that end after their trace was printed (a Giphy call slower than SETTLE, say) are
     // printed as a continuation of it.
     let mut printed = std::collections::HashSet::new();
@@ -315,7 +326,7 @@ pub async fn print_until(log: SpanLog, shutdown: tokio_util::sync::CancellationT
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
-        let settled = log.take_settled(SETTLE);
+        let settled = log.take_settled(quiet);
         if settled.is_empty() {
             continue;
         }
