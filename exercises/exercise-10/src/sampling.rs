@@ -9,9 +9,12 @@
 //! messages. The links say what caused the span, and the sampler sees them, if they are given
 //! to the span builder (after the span has started, it is too late: the decision is made).
 
+// TODO(10): import what the sampler needs as you write it: the trait that gives a context's
+// span, and the type of a sampling decision. Chapter 10, task 1.
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
+// END TODO(10)
 
 /// Follows the parent when there is one; else records a span when any of its links points at
 /// a sampled span; else, for a span with no cause at all, samples `ratio` of the trace ids.
@@ -45,6 +48,7 @@ impl FollowLinks {
     }
 }
 
+// ANCHOR: should_sample
 impl ShouldSample for FollowLinks {
     // TODO(10): decide whether a span is recorded, before it starts. Chapter 10, task 1.
     // - With a valid parent: the parent's decision (a trace is kept whole or not at all).
@@ -64,4 +68,9 @@ impl ShouldSample for FollowLinks {
         let _ = (attributes, links);
         todo!("TODO(10): the sampler's decision: the parent's, else the links', else the ratio")
     }
+    // END TODO(10)
 }
+// ANCHOR_END: should_sample
+
+// TODO(10): a helper of your own for the sampler, if you want one, goes here. Chapter 10, task 1.
+// END TODO(10)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use check::{Spans, TestApp};
+use check::{Hint, Spans, TestApp};
 use rdkafka::Message as _;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
@@ -12,13 +12,30 @@ use talk::message::NewMessage;
 // The step under test: this crate's own library.
 use solution_04::Step;
 
-const INJECT: &str = "In messaging::send_message, inject the send span's context into the \
-    record headers: TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(..)), \
-    and publish with those headers.";
-const EXTRACT: &str = "did you extract the context from the Kafka headers before starting the \
-    span? In each consumer, read the record's headers with TraceContextPropagator's \
-    extract_with_context(&Context::new(), &RecordHeaderExtractor(..)), onto an empty context, and \
-    start \"process message\" with that context as its parent.";
+const INJECT: Hint = Hint::with_code(
+    "inject the send span's context",
+    "In messaging::send_message, inject the send span's context into the record's headers, with \
+     the W3C trace-context propagator and the header carrier of task 1, and publish with those \
+     headers.",
+    "TraceContextPropagator::new().inject_context(&cx, &mut RecordHeaderInjector(..))",
+);
+const EXTRACT: Hint = Hint::with_code(
+    "context from the record",
+    "Did you extract the context from the Kafka headers before starting the span? In each \
+     consumer, read the record's headers with the W3C trace-context propagator onto an empty \
+     context (messaging::extract_parent), and start \"process message\" with that context as \
+     its parent.",
+    "TraceContextPropagator::new().extract_with_context(&Context::new(), \
+     &RecordHeaderExtractor(..))",
+);
+
+/// `hint`, with `words` before its text: the same concept, and the same code.
+fn after(words: String, hint: &Hint) -> Hint {
+    Hint {
+        text: format!("{words} {}", hint.text).into(),
+        ..hint.clone()
+    }
+}
 
 /// Waits until the journey of one posted message is complete in both consumers.
 async fn journey(app: &TestApp, text: &str) -> Spans {
@@ -56,12 +73,16 @@ async fn one_trace_from_post_to_both_consumers() {
         process
             .is_in_trace_of(
                 &post,
-                format!("{consumer}'s \"process message\" started a new trace: {EXTRACT}"),
+                after(
+                    format!("{consumer}'s \"process message\" started a new trace:"),
+                    &EXTRACT,
+                ),
             )
             .is_child_of(
                 &send,
-                format!(
-                    "{consumer}'s \"process message\" should be a child of the send span: {EXTRACT}"
+                after(
+                    format!("{consumer}'s \"process message\" should be a child of the send span:"),
+                    &EXTRACT,
                 ),
             );
     }
@@ -88,7 +109,10 @@ async fn giphy_keeps_the_trace_going() {
     );
     republish.is_in_trace_of(
         &post,
-        format!("giphy-service's work should continue the POST's trace: {EXTRACT}"),
+        after(
+            "giphy-service's work should continue the POST's trace:".to_string(),
+            &EXTRACT,
+        ),
     );
     spans
         .one("giphy-service", "GET", "the Giphy CLIENT span from step 02")
@@ -100,7 +124,10 @@ async fn giphy_keeps_the_trace_going() {
     if stored_image.is_none() {
         spans.fail(
             "no storage-service \"process message\" is a child of giphy-service's send span",
-            format!("giphy-service's re-publish must inject its own send span's context. {INJECT}"),
+            after(
+                "giphy-service's re-publish must inject its own send span's context.".to_string(),
+                &INJECT,
+            ),
         );
     }
     app.stop().await;
@@ -154,7 +181,10 @@ async fn the_record_headers_carry_the_send_span() {
     if !names_a_send {
         spans.fail(
             &format!("the record's traceparent {traceparent} names none of chat-api's send spans"),
-            format!("Inject the context that holds the send span (`cx`). {INJECT}"),
+            after(
+                "Inject the context that holds the send span (`cx`).".to_string(),
+                &INJECT,
+            ),
         );
     }
     consumer.unsubscribe();
